@@ -1,0 +1,259 @@
+"""The lab model: what ``labs/<id>/lab.toml`` declares, frozen and validated.
+
+``load_lab()`` turns a lab id (or a lab directory) into a ``Lab``; every validation error names
+the file, the key and the fix. ``list_labs()`` lists the bundled labs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labctl.errors import LabError
+
+DEPENDENCY_KINDS = ("postgres", "redis")
+PROTOCOLS = ("http",)
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Dependency:
+    name: str
+    kind: str
+    env: str
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Stage:
+    slug: str
+    title: str
+    needs: tuple[str, ...] = ()
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    protocol: str = "http"
+    health: str = "/healthz"
+    ready_timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
+class Lab:
+    id: str
+    title: str
+    summary: str
+    topics: tuple[str, ...]
+    root: Path
+    graders_dir: Path
+    service: ServiceSpec
+    dependencies: tuple[Dependency, ...]
+    stages: tuple[Stage, ...]
+
+    @property
+    def spec_path(self) -> Path:
+        return self.root / "README.md"
+
+    def stage(self, slug: str) -> Stage:
+        for stage in self.stages:
+            if stage.slug == slug:
+                return stage
+        known = ", ".join(s.slug for s in self.stages)
+        raise LabError(f"lab {self.id!r} has no stage {slug!r}", hint=f"its stages are: {known}")
+
+    def select(self, only: tuple[str, ...] = (), until: str | None = None) -> tuple[Stage, ...]:
+        """The stages to run, in lab order: ``only`` plus everything they need; or up to ``until``."""
+        if until is not None:
+            last = self.stages.index(self.stage(until))
+            chosen = {s.slug for s in self.stages[: last + 1]}
+        else:
+            chosen = set()
+        wanted = list(only)
+        while wanted:
+            slug = wanted.pop()
+            if slug not in chosen:
+                chosen.add(slug)
+                wanted.extend(self.stage(slug).needs)
+        if not only and until is None:
+            return self.stages
+        return tuple(s for s in self.stages if s.slug in chosen)
+
+
+def repo_root() -> Path | None:
+    """The source checkout this module runs from, when it runs from one."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "labs").is_dir() and (root / "graders").is_dir() else None
+
+
+def labs_dir() -> Path:
+    """Where the labs live: ``$LABCTL_LABS_DIR``, the source checkout, or the installed package."""
+    if env := os.environ.get("LABCTL_LABS_DIR"):
+        return Path(env)
+    if root := repo_root():
+        return root / "labs"
+    return Path(__file__).resolve().parent / "_bundled" / "labs"
+
+
+def graders_root(labs: Path) -> Path:
+    return labs.parent / "graders"
+
+
+def list_labs() -> list[Lab]:
+    base = labs_dir()
+    return [load_lab(p) for p in sorted(base.iterdir()) if (p / "lab.toml").is_file()]
+
+
+def load_lab(lab: str | Path, *, graders: Path | None = None) -> Lab:
+    """Load a lab by id (``url-shortener``) or by directory; ``graders`` overrides its grader pack."""
+    root = Path(lab) if isinstance(lab, Path) or os.sep in str(lab) else labs_dir() / str(lab)
+    path = root / "lab.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.name for p in labs_dir().glob("*/") if (p / "lab.toml").exists()))
+        raise LabError(f"no lab {str(lab)!r}: {path} does not exist", hint=f"labs here: {known}")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise LabError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at that line") from exc
+    return _parse_lab(data, root.resolve(), path, graders)
+
+
+def _parse_lab(data: Mapping[str, Any], root: Path, path: Path, graders: Path | None) -> Lab:
+    r = _Reader(path)
+    lab_id = r.string(data, "id")
+    if lab_id != root.name:
+        raise LabError(
+            f"{path}: key 'id' is {lab_id!r} but the directory is {root.name!r}",
+            hint="make the id and the lab's directory name the same",
+        )
+    pack = graders or graders_root(root.parent) / r.string(data, "graders")
+    if not (pack / "__init__.py").is_file() and not any(pack.glob("test_*.py")):
+        raise LabError(
+            f"{path}: the grader pack {pack} has no test_*.py files",
+            hint="set 'graders' to a package under graders/ (or pass --graders DIR)",
+        )
+    stages = tuple(_parse_stage(r, s, i) for i, s in enumerate(r.table_list(data, "stages")))
+    _check_stage_graph(r, stages)
+    return Lab(
+        id=lab_id,
+        title=r.string(data, "title"),
+        summary=r.string(data, "summary", default=""),
+        topics=tuple(r.string_list(data, "topics")),
+        root=root,
+        graders_dir=pack.resolve(),
+        service=_parse_service(r, r.table(data, "service")),
+        dependencies=tuple(
+            _parse_dependency(r, name, spec) for name, spec in r.table(data, "dependencies").items()
+        ),
+        stages=stages,
+    )
+
+
+def _parse_service(r: _Reader, data: Mapping[str, Any]) -> ServiceSpec:
+    protocol = r.string(data, "protocol", default="http", where="service")
+    if protocol not in PROTOCOLS:
+        r.fail("service.protocol", f"is {protocol!r}", f"use one of: {', '.join(PROTOCOLS)}")
+    return ServiceSpec(
+        protocol=protocol,
+        health=r.string(data, "health", default="/healthz", where="service"),
+        ready_timeout_s=r.number(data, "ready_timeout", default=30.0, where="service"),
+    )
+
+
+def _parse_dependency(r: _Reader, name: str, data: Any) -> Dependency:
+    where = f"dependencies.{name}"
+    if not isinstance(data, dict):
+        r.fail(where, "is not a table", f"write it as [{where}] with kind and env")
+    kind = r.string(data, "kind", where=where)
+    if kind not in DEPENDENCY_KINDS:
+        r.fail(f"{where}.kind", f"is {kind!r}", f"use one of: {', '.join(DEPENDENCY_KINDS)}")
+    env = r.string(data, "env", where=where)
+    if not _ENV_NAME.match(env):
+        r.fail(f"{where}.env", f"is {env!r}", "use an upper-case name such as DATABASE_URL")
+    return Dependency(name=name, kind=kind, env=env, required=bool(data.get("required", True)))
+
+
+def _parse_stage(r: _Reader, data: Mapping[str, Any], index: int) -> Stage:
+    where = f"stages[{index}]"
+    slug = r.string(data, "slug", where=where)
+    if not _SLUG.match(slug):
+        r.fail(f"{where}.slug", f"is {slug!r}", "use lower-case letters, digits and dashes")
+    return Stage(
+        slug=slug,
+        title=r.string(data, "title", where=where),
+        needs=tuple(r.string_list(data, "needs", where=where)),
+        timeout_s=r.number(data, "timeout", default=30.0, where=where),
+    )
+
+
+def _check_stage_graph(r: _Reader, stages: tuple[Stage, ...]) -> None:
+    seen: set[str] = set()
+    for stage in stages:
+        if stage.slug in seen:
+            r.fail("stages", f"repeat the slug {stage.slug!r}", "give every stage its own slug")
+        for need in stage.needs:
+            if need not in seen:
+                r.fail(
+                    f"stages.{stage.slug}.needs",
+                    f"names {need!r}, which is not an earlier stage",
+                    "a stage may only need stages listed before it",
+                )
+        seen.add(stage.slug)
+    if not stages:
+        r.fail("stages", "is empty", "declare at least one [[stages]] table")
+
+
+class _Reader:
+    """Typed access to a TOML table whose errors name the file, the key and the fix."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, key: str, problem: str, fix: str) -> Any:
+        raise LabError(f"{self.path}: key '{key}' {problem}", hint=fix)
+
+    def _get(self, data: Mapping[str, Any], key: str, default: Any, where: str) -> Any:
+        if key in data:
+            return data[key]
+        if default is not None:
+            return default
+        full = f"{where}.{key}" if where else key
+        return self.fail(full, "is missing", f"add {key} = ... to {where or 'the top level'}")
+
+    def string(self, data: Mapping[str, Any], key: str, *, default: str | None = None,
+               where: str = "") -> str:
+        value = self._get(data, key, default, where)
+        if not isinstance(value, str):
+            self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "make it a string")
+        return str(value)
+
+    def number(self, data: Mapping[str, Any], key: str, *, default: float | None = None,
+               where: str = "") -> float:
+        value = self._get(data, key, default, where)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "use a positive number")
+        return float(value)
+
+    def string_list(self, data: Mapping[str, Any], key: str, *, where: str = "") -> list[str]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "use a list of strings")
+        return list(value)
+
+    def table(self, data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+        value = data.get(key, {})
+        if not isinstance(value, dict):
+            self.fail(key, f"is {value!r}", f"write it as a [{key}] table")
+        return value
+
+    def table_list(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+            self.fail(key, "is not a list of tables", f"write each as [[{key}]]")
+        return list(value)

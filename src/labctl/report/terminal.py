@@ -1,0 +1,200 @@
+"""The report a learner reads in the terminal after ``labctl check``.
+
+Header (lab, seed), one line per stage and per check, then the details of every failed,
+errored or inconclusive check (message, expected/got/hint, curl lines, the service's log),
+then a summary and a one-line verdict. Status is carried by a symbol as well as a colour, so
+the report reads the same without colour. Learner-controlled text is cleaned and rendered as
+``rich.text.Text``, never parsed as markup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from rich.console import Console
+from rich.text import Text
+
+from labctl.report._common import NEEDS_DETAILS, clean, curl_lines, field_lines, redact
+from labctl.results import CheckResult, Result, StageResult, Status
+
+LOG_LINES = 20
+SERVICE_PREFIX = "[your service] "
+
+_STYLE: Mapping[Status, str] = {
+    Status.PASS: "green",
+    Status.FAIL: "red",
+    Status.ERROR: "red",
+    Status.SKIP: "dim",
+    Status.INCONCLUSIVE: "yellow",
+}
+
+# A part of a line: plain text, or text and a rich style.
+_Part = str | tuple[str, str]
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    status: Mapping[Status, str]
+    dot: str
+    then: str
+
+
+_UNICODE = _Glyphs(
+    status={
+        Status.PASS: "✔",
+        Status.FAIL: "✘",
+        Status.ERROR: "!",
+        Status.SKIP: "↷",
+        Status.INCONCLUSIVE: "?",
+    },
+    dot="·",
+    then="›",
+)
+_ASCII = _Glyphs(
+    status={
+        Status.PASS: "+",
+        Status.FAIL: "x",
+        Status.ERROR: "!",
+        Status.SKIP: "-",
+        Status.INCONCLUSIVE: "?",
+    },
+    dot="-",
+    then=">",
+)
+
+
+def render_terminal(result: Result, console: Console, *, verbose: bool = False) -> None:
+    """Print the report for ``result`` on ``console``; ``verbose`` shows whole service logs."""
+    report = _Report(console, verbose)
+    result = redact(result)
+    report.header(result)
+    if result.error:
+        report.environment_error(result)
+        return
+    report.stages(result.stages)
+    report.details(result.stages)
+    report.summary(result)
+
+
+class _Report:
+    def __init__(self, console: Console, verbose: bool) -> None:
+        self.console = console
+        self.verbose = verbose
+        self.encoding = console.encoding
+        self.glyphs = _UNICODE if self.encoding.startswith("utf") else _ASCII
+
+    # -- sections ------------------------------------------------------------------------
+
+    def header(self, result: Result) -> None:
+        seed = f"seed {result.seed} (replay with --seed {result.seed})"
+        self.line((result.lab, "bold"), "  ", seed)
+        self.blank()
+
+    def environment_error(self, result: Result) -> None:
+        self.line(("! the environment could not start: ", "bold red"), (result.error, "bold"))
+        if result.error_hint:
+            for line in f"hint: {result.error_hint}".splitlines():
+                self.line("  ", line)
+        self.service_log(result.log, indent="  ")
+
+    def stages(self, stages: Sequence[StageResult]) -> None:
+        width = max((len(stage.slug) for stage in stages), default=0)
+        for stage in stages:
+            self.stage(stage, width)
+
+    def details(self, stages: Sequence[StageResult]) -> None:
+        for stage in stages:
+            for check in stage.checks:
+                if check.status in NEEDS_DETAILS:
+                    self.blank()
+                    self.check_details(stage, check)
+
+    def summary(self, result: Result) -> None:
+        passed = sum(stage.status is Status.PASS for stage in result.stages)
+        dot = f" {self.glyphs.dot} "
+        self.blank()
+        self.line(
+            f"{passed} of {len(result.stages)} stages passed",
+            dot,
+            f"{result.points_earned}/{result.points_possible} points",
+            dot,
+            f"{result.duration_s:.1f} s",
+        )
+        self.line((_verdict(result), f"bold {_STYLE[result.verdict]}"))
+
+    # -- pieces --------------------------------------------------------------------------
+
+    def stage(self, stage: StageResult, width: int) -> None:
+        slug = (stage.slug.ljust(width), "bold")
+        if stage.status is Status.SKIP and (stage.reason or not stage.checks):
+            reason = f"skipped: {stage.reason}" if stage.reason else "skipped"
+            self.line(self.symbol(stage.status), " ", slug, "  ", (reason, "dim"))
+            return
+        points = f"  {stage.points_earned}/{stage.points_possible}" if stage.points_possible else ""
+        self.line(self.symbol(stage.status), " ", slug, "  ", stage.title, points)
+        if stage.reason:
+            self.line("  ", (stage.reason, "dim"))
+        for check in stage.checks:
+            self.check_line(check)
+
+    def check_line(self, check: CheckResult) -> None:
+        if check.hidden:
+            self.line("  ", self.symbol(check.status), " ", check.title)
+        elif check.status is Status.SKIP:
+            reason = check.message.strip().splitlines()[:1] or [""]
+            self.line("  ", self.symbol(check.status), " ", check.id, "  ", (reason[0], "dim"))
+        else:
+            duration = f"{check.duration_s:.2f}s"
+            self.line("  ", self.symbol(check.status), " ", check.id, "  ", (duration, "dim"))
+
+    def check_details(self, stage: StageResult, check: CheckResult) -> None:
+        where = f"{stage.slug} {self.glyphs.then} "
+        if check.hidden:
+            self.line(self.symbol(check.status), " ", where, (check.title, "bold"))
+            self.line("    ", ("hidden check: no details are shown", "dim"))
+            return
+        self.line(self.symbol(check.status), " ", where, (check.id, "bold"), "  ", check.title)
+        for text in [check.message.rstrip(), *field_lines(check), *curl_lines(check)]:
+            for line in text.splitlines():
+                self.line("    ", line)
+        self.service_log(check.log, indent="    ")
+
+    def service_log(self, log: Sequence[str], *, indent: str) -> None:
+        shown = list(log) if self.verbose else list(log[-LOG_LINES:])
+        if len(shown) < len(log):
+            omitted = len(log) - len(shown)
+            note = f"{SERVICE_PREFIX}... {omitted} earlier lines (--verbose shows all)"
+            self.line(indent, (note, "dim"))
+        for entry in shown:
+            self.line(indent, (SERVICE_PREFIX + entry, "dim"))
+
+    def symbol(self, status: Status) -> tuple[str, str]:
+        return self.glyphs.status[status], _STYLE[status]
+
+    # -- output --------------------------------------------------------------------------
+
+    def line(self, *parts: _Part) -> None:
+        text = Text()
+        for part in parts:
+            plain, style = (part, "") if isinstance(part, str) else part
+            text.append(self.printable(plain), style=style)
+        # soft_wrap: long curl and log lines stay whole, so they can be copied.
+        self.console.print(text, soft_wrap=True)
+
+    def blank(self) -> None:
+        self.console.print()
+
+    def printable(self, text: str) -> str:
+        """``text`` cleaned, and reduced to what the console's encoding can write."""
+        text = clean(text)
+        if self.glyphs is _UNICODE:
+            return text
+        return text.encode(self.encoding, errors="replace").decode(self.encoding)
+
+
+def _verdict(result: Result) -> str:
+    if result.verdict is not Status.FAIL:
+        return result.verdict.value.upper()
+    failed = next((stage.slug for stage in result.stages if stage.status is Status.FAIL), None)
+    return f"FAIL: fix {failed} first" if failed else "FAIL"

@@ -24,7 +24,7 @@ def port_open(port: int, host: str = "127.0.0.1", timeout_s: float = 0.2) -> boo
 
 
 def poll(condition: Callable[[], bool], *, timeout_s: float, interval_s: float = 0.005) -> bool:
-    """Call ``condition`` until it is true or ``timeout_s`` passes; returns whether it became true."""
+    """Call ``condition`` until it is true or ``timeout_s`` passes; true if it became true."""
     deadline = time.monotonic() + timeout_s
     while True:
         if condition():

@@ -69,7 +69,7 @@ class Lab:
         raise LabError(f"lab {self.id!r} has no stage {slug!r}", hint=f"its stages are: {known}")
 
     def select(self, only: tuple[str, ...] = (), until: str | None = None) -> tuple[Stage, ...]:
-        """The stages to run, in lab order: ``only`` plus everything they need; or up to ``until``."""
+        """The stages to run, in lab order: ``only`` and all they need, or those up to ``until``."""
         if until is not None:
             last = self.stages.index(self.stage(until))
             chosen = {s.slug for s in self.stages[: last + 1]}
@@ -111,16 +111,20 @@ def list_labs() -> list[Lab]:
 
 
 def load_lab(lab: str | Path, *, graders: Path | None = None) -> Lab:
-    """Load a lab by id (``url-shortener``) or by directory; ``graders`` overrides its grader pack."""
+    """Load a lab by id (``url-shortener``) or directory; ``graders`` replaces its grader pack."""
     root = Path(lab) if isinstance(lab, Path) or os.sep in str(lab) else labs_dir() / str(lab)
     path = root / "lab.toml"
     if not path.is_file():
-        known = ", ".join(sorted(p.name for p in labs_dir().glob("*/") if (p / "lab.toml").exists()))
+        known = ", ".join(
+            sorted(p.name for p in labs_dir().glob("*/") if (p / "lab.toml").exists())
+        )
         raise LabError(f"no lab {str(lab)!r}: {path} does not exist", hint=f"labs here: {known}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise LabError(f"{path}: not valid TOML: {exc}", hint="fix the syntax at that line") from exc
+        raise LabError(
+            f"{path}: not valid TOML: {exc}", hint="fix the syntax at that line"
+        ) from exc
     return _parse_lab(data, root.resolve(), path, graders)
 
 
@@ -226,15 +230,17 @@ class _Reader:
         full = f"{where}.{key}" if where else key
         return self.fail(full, "is missing", f"add {key} = ... to {where or 'the top level'}")
 
-    def string(self, data: Mapping[str, Any], key: str, *, default: str | None = None,
-               where: str = "") -> str:
+    def string(
+        self, data: Mapping[str, Any], key: str, *, default: str | None = None, where: str = ""
+    ) -> str:
         value = self._get(data, key, default, where)
         if not isinstance(value, str):
             self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "make it a string")
         return str(value)
 
-    def number(self, data: Mapping[str, Any], key: str, *, default: float | None = None,
-               where: str = "") -> float:
+    def number(
+        self, data: Mapping[str, Any], key: str, *, default: float | None = None, where: str = ""
+    ) -> float:
         value = self._get(data, key, default, where)
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "use a positive number")
@@ -250,7 +256,8 @@ class _Reader:
         value = data.get(key, {})
         if not isinstance(value, dict):
             self.fail(key, f"is {value!r}", f"write it as a [{key}] table")
-        return value
+        table: Mapping[str, Any] = value
+        return table
 
     def table_list(self, data: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
         value = data.get(key, [])

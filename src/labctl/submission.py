@@ -1,0 +1,78 @@
+"""The learner's submission: where their project is and how to build and run it.
+
+A project describes itself in ``labctl.toml``::
+
+    lab = "url-shortener"
+    [service]
+    build = "npm ci"          # optional, run once before start; its time never counts
+    run = "node server.js"    # the start command, run in the project directory
+
+``--run`` on the command line overrides (or replaces) ``run``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labctl.errors import SubmissionError
+
+CONFIG_NAME = "labctl.toml"
+_SERVICE_KEYS = {"build", "run"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    path: Path
+    run: str
+    build: str | None = None
+    lab: str | None = None
+
+
+def load_submission(path: Path, *, run: str | None = None) -> Submission:
+    """Read ``path/labctl.toml`` (optional when ``run`` is given) into a ``Submission``."""
+    if not path.is_dir():
+        raise SubmissionError(
+            f"--path {path}: no such directory",
+            hint="point --path at your project's directory (the one holding labctl.toml)",
+        )
+    config = path / CONFIG_NAME
+    data = _read(config) if config.is_file() else {}
+    service = data.get("service", {})
+    if not isinstance(service, dict):
+        raise SubmissionError(f"{config}: key 'service' must be a table", hint="write [service]")
+    unknown = set(service) - _SERVICE_KEYS
+    if unknown:
+        raise SubmissionError(
+            f"{config}: unknown key service.{sorted(unknown)[0]}",
+            hint=f"[service] takes: {', '.join(sorted(_SERVICE_KEYS))}",
+        )
+    command = run or service.get("run")
+    if not command:
+        raise SubmissionError(
+            f"no start command: {config} has no [service] run = ..., and no --run was given",
+            hint=f'add to {config}:\n  [service]\n  run = "python3 app.py"\nor pass --run "CMD"',
+        )
+    return Submission(
+        path=path.resolve(),
+        run=_text(config, "service.run", command),
+        build=_text(config, "service.build", service["build"]) if "build" in service else None,
+        lab=_text(config, "lab", data["lab"]) if "lab" in data else None,
+    )
+
+
+def _read(config: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(config.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise SubmissionError(f"{config}: not valid TOML: {exc}", hint="fix that line") from exc
+
+
+def _text(config: Path, key: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise SubmissionError(
+            f"{config}: key {key!r} is {value!r}", hint="make it a non-empty string"
+        )
+    return value

@@ -1,0 +1,144 @@
+"""The world a check runs in: the lab's dependencies and the learner's service.
+
+``Environment`` is a context manager. Entering it starts every dependency the lab declares, passes
+their URLs to the service in the env vars the lab names, runs the service's build step, starts
+the service and waits until it answers. Leaving it stops everything it started, in reverse order,
+whatever happened (including Ctrl-C), and deletes its working directory. It knows nothing of pytest.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from labctl import deps
+from labctl._net import free_port
+from labctl.deps import DependencyHandle
+from labctl.lab import Lab
+from labctl.service import Service, run_build
+from labctl.submission import Submission
+
+
+@dataclass(frozen=True)
+class Options:
+    seed: int
+    ready_timeout_s: float | None = None
+
+
+@dataclass
+class Timings:
+    dependencies_s: float = 0.0
+    build_s: float = 0.0
+    service_s: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+class Environment:
+    """Dependencies plus the learner's service, for one run of a lab's graders."""
+
+    def __init__(
+        self, lab: Lab, submission: Submission, options: Options, *, parent_dir: Path | None = None
+    ) -> None:
+        self.lab = lab
+        self.submission = submission
+        self.options = options
+        self.workdir = Path(tempfile.mkdtemp(prefix="labctl-env-", dir=parent_dir))
+        self.deps: dict[str, DependencyHandle] = {}
+        self.service: Service | None = None
+        self.timings = Timings()
+
+    @property
+    def seed(self) -> int:
+        return self.options.seed
+
+    def __enter__(self) -> Environment:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        started = time.monotonic()
+        for dep in self.lab.dependencies:
+            workdir = self.workdir / dep.name
+            workdir.mkdir()
+            handle = deps.create(dep.kind, dep.name, workdir)
+            self.deps[dep.name] = handle
+            handle.start()
+        self.timings.dependencies_s = time.monotonic() - started
+        self._start_service()
+
+    def service_env(self) -> dict[str, str]:
+        return {dep.env: self.deps[dep.name].url for dep in self.lab.dependencies}
+
+    def _start_service(self) -> None:
+        env = self.service_env()
+        log_path = self.workdir / "service.log"
+        started = time.monotonic()
+        if self.submission.build:
+            run_build(self.submission.build, cwd=self.submission.path, env=env, log_path=log_path)
+        self.timings.build_s = time.monotonic() - started
+        ready_timeout = self.options.ready_timeout_s or self.lab.service.ready_timeout_s
+        self.service = Service(
+            run=self.submission.run,
+            cwd=self.submission.path,
+            env=env,
+            port=free_port(),
+            health_path=self.lab.service.health,
+            ready_timeout_s=ready_timeout,
+            log_path=log_path,
+        )
+        started = time.monotonic()
+        self.service.start()
+        # A service may open its port before it can serve (still connecting to its database):
+        # give it the rest of the ready timeout to answer 200. The health stage judges the answer.
+        self.service.wait_healthy(max(1.0, ready_timeout - (time.monotonic() - started)))
+        self.timings.service_s = time.monotonic() - started
+
+    def close(self) -> None:
+        """Stop the service, then the dependencies, then delete the working directory."""
+        with _no_interrupts():
+            if self.service is not None:
+                self.service.close()
+            for handle in reversed(list(self.deps.values())):
+                handle.close()
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def describe(self) -> Mapping[str, object]:
+        return {
+            "dependencies": {name: h.url for name, h in self.deps.items()},
+            "service": self.service.url if self.service else None,
+            "timings_s": {
+                "dependencies": round(self.timings.dependencies_s, 3),
+                "build": round(self.timings.build_s, 3),
+                "service": round(self.timings.service_s, 3),
+            },
+        }
+
+
+@contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """Cleanup must finish: a second Ctrl-C while tearing down would leak processes."""
+    try:
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    except ValueError:  # not the main thread: signals cannot arrive here anyway
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

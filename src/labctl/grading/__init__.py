@@ -1,0 +1,48 @@
+"""What a grader imports: markers, the ``expect`` helpers and the types its fixtures have.
+
+    from labctl.grading import expect, points, stage
+
+    pytestmark = stage("shorten")
+
+    @points(2)
+    def test_creates_a_link(http):
+        \"\"\"POST /links answers 201 with the code and the URL\"\"\"
+        expect.status(http.post("/links", json={"url": "https://example.com/"}), 201)
+
+Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, ``kill()``,
+``restart()``, ``start()``), ``http`` (an ``Http`` client on it), ``deps`` (name -> dependency
+handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+import pytest
+
+from labctl.errors import Failure
+from labctl.grading import expect
+from labctl.grading.http import Http
+from labctl.service import Service
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+# Built on use, not at import: the markers exist once the labctl plugin registered them.
+def stage(slug: str) -> pytest.MarkDecorator:
+    """Mark a grader module's checks (``pytestmark = stage("shorten")``) as one stage's."""
+    return pytest.mark.stage(slug)
+
+
+def points(n: int) -> pytest.MarkDecorator:
+    """What a check is worth (default 1)."""
+    return pytest.mark.points(n)
+
+
+def hidden(check: F) -> F:
+    """The learner sees only this check's title and status."""
+    marked: F = pytest.mark.hidden(check)
+    return marked
+
+__all__ = ["Failure", "Http", "Service", "expect", "hidden", "points", "stage"]

@@ -1,0 +1,133 @@
+"""The grading child process: start the Environment, run the graders in pytest, write a Result.
+
+Run as ``python -m labctl.grading.worker SPEC.json RESULT.json`` by ``labctl.runner``. It
+owns every process the run starts; when it is interrupted (SIGINT, or SIGTERM from a dying parent)
+it stops them all before it exits. The result file is written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import FrameType
+
+import pytest
+
+from labctl.environment import Environment, Options
+from labctl.errors import LabctlError, LabError
+from labctl.grading.plugin import LabctlPlugin
+from labctl.lab import Lab, Stage, load_lab
+from labctl.results import ExitCode, Result, StageResult, Status, verdict_of
+from labctl.runner import RunSpec
+from labctl.submission import Submission
+
+INTERRUPTED = 130
+
+
+def main(argv: list[str]) -> int:
+    spec_path, result_path = Path(argv[0]), Path(argv[1])
+    signal.signal(signal.SIGTERM, _interrupt)
+    spec = RunSpec.from_json(spec_path.read_text(encoding="utf-8"))
+    parent = os.getppid()
+    try:
+        result = grade(spec, spec_path.parent)
+    except KeyboardInterrupt:
+        _forget_run_dir_if_orphaned(spec_path.parent, parent)
+        return INTERRUPTED
+    write_result(result, result_path)
+    return result.exit_code
+
+
+def grade(spec: RunSpec, run_dir: Path) -> Result:
+    started = time.monotonic()
+    lab = load_lab(Path(spec.lab_root), graders=Path(spec.graders))
+    stages = tuple(s for s in lab.stages if s.slug in spec.stages)
+    submission = Submission(**{**spec.submission, "path": Path(spec.submission["path"])})
+    options = Options(seed=spec.seed, ready_timeout_s=spec.ready_timeout_s)
+    try:
+        with Environment(lab, submission, options, parent_dir=run_dir) as env:
+            plugin = LabctlPlugin(lab, stages, env)
+            code = pytest.main(pytest_args(lab, run_dir), plugins=[plugin])
+            if plugin.errors:
+                raise LabError(
+                    f"the grader pack {lab.graders_dir} is broken", hint="\n".join(plugin.errors)
+                )
+            if code == pytest.ExitCode.INTERRUPTED:
+                raise KeyboardInterrupt
+            stage_results = plugin.stage_results()
+            meta = {"environment": env.describe()}
+    except LabctlError as exc:
+        return error_result(lab, stages, spec.seed, exc, time.monotonic() - started)
+    verdict, exit_code = verdict_of(stage_results)
+    return Result(
+        lab.id, spec.seed, verdict, exit_code, time.monotonic() - started, stage_results, meta=meta
+    )
+
+
+def pytest_args(lab: Lab, run_dir: Path) -> list[str]:
+    """pytest confined to the grader pack: no ini file, conftest or plugin from anywhere else."""
+    ini = run_dir / "pytest.ini"
+    ini.write_text("[pytest]\n", encoding="utf-8")
+    return [
+        str(lab.graders_dir),
+        "-c",
+        str(ini),
+        "--rootdir",
+        str(lab.graders_dir),
+        "--confcutdir",
+        str(lab.graders_dir),
+        "--strict-markers",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:stepwise",
+        "-q",
+        "--no-header",
+        "-W",
+        "default",
+    ]
+
+
+def error_result(
+    lab: Lab, stages: tuple[Stage, ...], seed: int, exc: LabctlError, duration_s: float
+) -> Result:
+    reason = f"not run: {exc.message}"
+    stage_results = tuple(StageResult(s.slug, s.title, Status.ERROR, reason) for s in stages)
+    return Result(
+        lab.id,
+        seed,
+        Status.ERROR,
+        exc.exit_code,
+        duration_s,
+        stage_results,
+        error=exc.message,
+        error_hint=exc.hint,
+        log=exc.log,
+    )
+
+
+def write_result(result: Result, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".result-")
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        json.dump(result.to_dict(), out)
+    os.replace(tmp, path)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _forget_run_dir_if_orphaned(run_dir: Path, parent: int) -> None:
+    """A parent that died cannot delete the run directory any more: do it here."""
+    if os.getppid() != parent:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]) if len(sys.argv) == 3 else ExitCode.CONFIG)

@@ -1,0 +1,144 @@
+"""Runs one check in a grading child process and returns its Result.
+
+The child (``labctl.grading.worker``) owns the environment; this side only starts it, waits, and
+reads the result back. The child runs in its own process group, so a terminal's Ctrl-C reaches only
+this side, which forwards it once, lets the child tear everything down, kills it only if it will
+not finish, and deletes the run directory either way.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labctl.errors import SetupError
+from labctl.lab import Lab, Stage
+from labctl.results import Result
+from labctl.submission import Submission
+
+CLEANUP_GRACE_S = 20.0
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything the worker needs, as the CLI resolved it."""
+
+    lab_root: str
+    graders: str
+    submission: dict[str, Any]
+    stages: list[str]
+    seed: int
+    ready_timeout_s: float | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSpec:
+        return cls(**json.loads(text))
+
+
+def run_check(
+    lab: Lab,
+    submission: Submission,
+    stages: tuple[Stage, ...],
+    *,
+    seed: int,
+    ready_timeout_s: float | None = None,
+    worker_log: Path | None = None,
+) -> Result:
+    """Grade ``submission`` on ``stages`` of ``lab``. Raises KeyboardInterrupt when interrupted."""
+    spec = RunSpec(
+        lab_root=str(lab.root),
+        graders=str(lab.graders_dir),
+        submission={
+            "path": str(submission.path),
+            "run": submission.run,
+            "build": submission.build,
+            "lab": submission.lab,
+        },
+        stages=[s.slug for s in stages],
+        seed=seed,
+        ready_timeout_s=ready_timeout_s,
+    )
+    with tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp:
+        run_dir = Path(tmp)
+        (run_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
+        log_path = worker_log or run_dir / "worker.log"
+        code = _run_worker(run_dir, log_path)
+        result_path = run_dir / "result.json"
+        if not result_path.is_file():
+            raise SetupError(
+                f"the grading process exited with code {code} without a result",
+                hint="this is a bug in labctl; run with -v to see its output",
+                log=_tail(log_path),
+            )
+        return Result.from_dict(_load_json(result_path))
+
+
+def _run_worker(run_dir: Path, log_path: Path) -> int:
+    env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "labctl.grading.worker",
+        str(run_dir / "spec.json"),
+        str(run_dir / "result.json"),
+    ]
+    with log_path.open("ab") as log:
+        # Its own process group: a terminal's Ctrl-C reaches only us, and we forward it once.
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            process_group=0,
+            preexec_fn=_die_with_parent,
+        )
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            _drain(proc)
+            raise
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> None:
+    """Interrupt the worker and give it time to stop what it started; kill it if it hangs."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=CLEANUP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # its children die with it (parent-death signal)
+            proc.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _die_with_parent() -> None:
+    """The worker gets SIGTERM (and cleans up) if the CLI process dies without telling it."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _tail(path: Path, n: int = 30) -> list[str]:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()[-n:]
+    except OSError:
+        return []
+
+
+def _load_json(path: Path) -> dict[str, object]:
+    data: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+    return data

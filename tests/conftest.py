@@ -1,0 +1,57 @@
+"""Shared test helpers: run the real ``labctl`` CLI in a child process, as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+    report: dict[str, Any] | None
+
+
+def labctl_env(**extra: str) -> dict[str, str]:
+    """The environment a learner's shell has, with this interpreter first on PATH (so the
+    fixtures' ``python3`` has the same packages as the tests)."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("PYTEST_ADDOPTS", None)
+    env.update(extra)
+    return env
+
+
+def labctl(
+    args: Sequence[str], *, tmp_path: Path, timeout: float = 240, env: dict[str, str] | None = None
+) -> Run:
+    """``labctl ARGS --json FILE``; returns exit code, output and the parsed JSON report."""
+    report = tmp_path / "report.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "labctl", *args, "--json", str(report)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or labctl_env(),
+        check=False,
+    )
+    data = json.loads(report.read_text()) if report.exists() else None
+    return Run(proc.returncode, proc.stdout, proc.stderr, data)
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT

@@ -1,0 +1,71 @@
+"""Golden fixtures: the reference passes every stage; each broken variant fails exactly the stages
+and checks its expected.json names. ``LABCTL_RECORD=1`` re-records expected.json files."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, labctl
+
+SEED = "20261121"
+LAB = "url-shortener"
+SOLUTIONS = sorted(p for p in (FIXTURES / LAB).iterdir() if (p / "labctl.toml").is_file())
+
+
+def outcome(report: dict[str, Any]) -> dict[str, Any]:
+    """What expected.json pins: the exit code and the status of every stage and every check."""
+    return {
+        "exit_code": report["exit_code"],
+        "stages": {s["slug"]: s["status"] for s in report["stages"]},
+        "checks": {c["id"]: c["status"] for s in report["stages"] for c in s["checks"]},
+    }
+
+
+def expectations() -> dict[str, dict[str, Any]]:
+    return {p.name: json.loads((p / "expected.json").read_text()) for p in SOLUTIONS}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
+def test_solution_gets_its_expected_verdict(solution: Path, tmp_path: Path) -> None:
+    if (solution / "package.json").exists() and shutil.which("npm") is None:
+        pytest.skip("Node.js and npm are not installed")
+    run = labctl(["check", LAB, "--path", str(solution), "--seed", SEED], tmp_path=tmp_path)
+    assert run.report is not None, run.stderr + run.stdout
+    got = outcome(run.report)
+    expected_file = solution / "expected.json"
+    if os.environ.get("LABCTL_RECORD") == "1":
+        expected_file.write_text(json.dumps(got, indent=2) + "\n")
+    expected = json.loads(expected_file.read_text())
+    assert got == expected, run.stdout
+    assert run.code == expected["exit_code"]
+
+
+def test_every_variant_is_caught_and_the_reference_passes() -> None:
+    """The fixture set itself is sound: the reference passes all; each variant fails something."""
+    for name, expected in expectations().items():
+        statuses = set(expected["checks"].values())
+        if name in ("reference", "node"):
+            assert expected["exit_code"] == 0, name
+            assert statuses == {"pass"}, name
+        else:
+            assert expected["exit_code"] == 1, name
+            assert "fail" in statuses, name
+
+
+def test_every_check_is_failed_by_some_variant() -> None:
+    """No grader check is left unproven: each one is failed by at least one broken fixture."""
+    every = expectations()
+    failed = {
+        check
+        for expected in every.values()
+        for check, status in expected["checks"].items()
+        if status == "fail"
+    }
+    assert set(every["reference"]["checks"]) - failed == set()

@@ -1,0 +1,115 @@
+"""Nothing is left behind: an interrupted or failed check stops every process labctl started,
+deletes its temporary directories and writes no half report."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, labctl_env
+
+HANGS = ROOT / "tests" / "services" / "hangs.py"
+
+
+def _descendants_and_strays(tmp: Path) -> list[psutil.Process]:
+    """Processes whose command line or working directory lies under ``tmp``."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "cwd"]):
+        try:
+            text = " ".join(proc.info["cmdline"] or []) + " " + (proc.info["cwd"] or "")
+        except psutil.Error:
+            continue
+        if str(tmp) in text:
+            found.append(proc)
+    return found
+
+
+def _wait_for(path: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("how", ["terminal", "kill"], ids=["ctrl-c-in-terminal", "sigint-to-cli"])
+def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, how: str) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    marker, report = tmp_path / "check-started", tmp_path / "out.json"
+    env = labctl_env(TMPDIR=str(scratch), MARKER=str(marker))
+    cli = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "labctl",
+            "check",
+            "url-shortener",
+            "--path",
+            str(FIXTURES / "url-shortener" / "reference"),
+            "--run",
+            f"{sys.executable} {HANGS}",
+            "--json",
+            str(report),
+            "--junit",
+            str(tmp_path / "out.xml"),
+        ],
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(marker, 60)
+        assert _descendants_and_strays(scratch), "the check should be running now"
+        if how == "terminal":
+            os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+        else:
+            cli.send_signal(signal.SIGINT)
+        output = cli.communicate(timeout=30)[0].decode()
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+    assert cli.returncode == 130, output
+    assert "interrupted" in output
+    assert _descendants_and_strays(scratch) == []
+    assert list(scratch.iterdir()) == []
+    assert not report.exists()
+    assert not (tmp_path / "out.xml").exists()
+
+
+def test_service_that_exits_early_is_an_environment_error(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "labctl",
+            "check",
+            "url-shortener",
+            "--path",
+            str(FIXTURES / "url-shortener" / "reference"),
+            "--run",
+            "echo 'cannot connect to the database' >&2; exit 7",
+            "--json",
+            str(tmp_path / "out.json"),
+        ],
+        env=labctl_env(TMPDIR=str(scratch)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "code 7" in proc.stdout + proc.stderr
+    assert "[your service] cannot connect to the database" in proc.stdout + proc.stderr
+    assert list(scratch.iterdir()) == []
+    assert _descendants_and_strays(scratch) == []

@@ -1,0 +1,105 @@
+"""lab.toml loading: the bundled labs are valid, and every mistake names file, key and fix."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+
+from labctl.errors import LabError
+from labctl.lab import list_labs, load_lab
+from tests.conftest import ROOT
+
+
+def test_bundled_labs_load() -> None:
+    labs = {lab.id: lab for lab in list_labs()}
+    lab = labs["url-shortener"]
+    assert [s.slug for s in lab.stages] == [
+        "health",
+        "shorten",
+        "redirect",
+        "alias",
+        "stats",
+        "persistence",
+    ]
+    assert {d.env for d in lab.dependencies} == {"DATABASE_URL", "REDIS_URL"}
+    assert lab.spec_path.is_file()
+
+
+@pytest.mark.parametrize("lab", list_labs(), ids=lambda lab: lab.id)
+def test_grader_markers_match_lab_stages(lab: object) -> None:
+    """Every stage has checks in its own grader file, and every grader file names a real stage."""
+    stages = {s.slug for s in lab.stages}  # type: ignore[attr-defined]
+    marked = {}
+    for path in sorted(lab.graders_dir.glob("test_*.py")):  # type: ignore[attr-defined]
+        marked[path.name] = _module_stage(path)
+    assert set(marked.values()) == stages
+    assert all(name == f"test_{slug.replace('-', '_')}.py" for name, slug in marked.items())
+
+
+def _module_stage(path: Path) -> str:
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == "pytestmark" for t in node.targets
+        ):
+            call = node.value
+            assert isinstance(call, ast.Call)
+            assert isinstance(call.args[0], ast.Constant)
+            return str(call.args[0].value)
+    raise AssertionError(f"{path} has no pytestmark = stage(...)")
+
+
+def test_select_adds_needs_and_keeps_lab_order() -> None:
+    lab = load_lab("url-shortener")
+    assert [s.slug for s in lab.select(("alias",))] == ["shorten", "redirect", "alias"]
+    assert [s.slug for s in lab.select((), "redirect")] == ["health", "shorten", "redirect"]
+    assert len(lab.select()) == len(lab.stages)
+
+
+def test_unknown_stage_names_the_known_ones() -> None:
+    with pytest.raises(LabError, match="no stage 'redirects'") as info:
+        load_lab("url-shortener").select(("redirects",))
+    assert "redirect" in info.value.hint
+
+
+def test_unknown_lab_lists_the_labs() -> None:
+    with pytest.raises(LabError) as info:
+        load_lab("url-shortner")
+    assert "url-shortener" in info.value.hint
+
+
+def _broken_lab(tmp_path: Path, old: str, new: str) -> Path:
+    lab = tmp_path / "labs" / "url-shortener"
+    shutil.copytree(ROOT / "labs" / "url-shortener", lab)
+    shutil.copytree(ROOT / "graders", tmp_path / "graders")
+    text = (lab / "lab.toml").read_text()
+    assert old in text
+    (lab / "lab.toml").write_text(text.replace(old, new, 1))
+    return lab
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "fix"),
+    [
+        ('kind = "postgres"', 'kind = "mysql"', "dependencies.postgres.kind", "postgres, redis"),
+        ('env = "DATABASE_URL"', 'env = "database-url"', "dependencies.postgres.env", "upper-case"),
+        ('needs = ["shorten"]', 'needs = ["stats"]', "stages.redirect.needs", "listed before"),
+        ('slug = "alias"', 'slug = "Alias!"', "stages[3].slug", "lower-case"),
+        ("timeout = 10", "timeout = -1", "stages[0].timeout", "positive number"),
+        ('title = "URL shortener"', "", "title", "add title"),
+        ('graders = "url_shortener"', 'graders = "nope"', "", "--graders"),
+        ('id = "url-shortener"', 'id = "shortener"', "id", "same"),
+        ("[[stages]]", "[[stages]", "", "fix the syntax"),
+    ],
+)
+def test_invalid_lab_toml_names_file_key_and_fix(
+    tmp_path: Path, old: str, new: str, key: str, fix: str
+) -> None:
+    lab = _broken_lab(tmp_path, old, new)
+    with pytest.raises(LabError) as info:
+        load_lab(lab)
+    assert str(lab / "lab.toml") in info.value.message
+    assert f"'{key}'" in info.value.message or not key
+    assert fix in info.value.hint

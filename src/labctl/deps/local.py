@@ -328,16 +328,18 @@ class PostgresServer(LocalServer):
             root.mkdir(exist_ok=True)
             os.chmod(root, 0o711)
             return root
-        # A parent we do not own is closed to it (e.g. /root is 0700); we must not open that up.
-        root = Path(tempfile.mkdtemp(prefix=f"labctl-{self.name}-"))
-        os.chmod(root, 0o711)
-        if not reachable(root, self.user):
-            shutil.rmtree(root)
-            raise DependencyError(
-                f"neither {self.workdir} nor {root.parent} is reachable by {self.user.name}",
-                hint="use a workdir under a directory every user can traverse, such as /tmp",
-            )
-        return root
+        # A parent we do not own is closed to it (e.g. /root is 0700, or a TMPDIR under it):
+        # we must not open that up, so the data goes to the first shared temp dir it can reach.
+        for parent in dict.fromkeys([tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"]):
+            if os.path.isdir(parent) and reachable(Path(parent), self.user):
+                root = Path(tempfile.mkdtemp(prefix=f"labctl-{self.name}-", dir=parent))
+                os.chmod(root, 0o711)
+                return root
+        raise DependencyError(
+            f"{self.workdir} is not reachable by the {self.user.name} user that runs Postgres, "
+            "and neither is any shared temp directory",
+            hint="set TMPDIR to a directory every user can traverse, such as /tmp",
+        )
 
     def _argv(self) -> list[str]:
         argv = [str(self._bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,11 @@ def labctl(
     return Run(proc.returncode, proc.stdout, proc.stderr, data)
 
 
-@pytest.fixture(scope="session")
-def root() -> Path:
-    return ROOT
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A TMPDIR for one labctl run that every user can traverse (Postgres runs unprivileged
+    when the tests run as root; pytest's own tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="labctl-test-"))
+    path.chmod(0o711)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

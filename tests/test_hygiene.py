@@ -39,9 +39,7 @@ def _wait_for(path: Path, timeout_s: float) -> None:
 
 
 @pytest.mark.parametrize("how", ["terminal", "kill"], ids=["ctrl-c-in-terminal", "sigint-to-cli"])
-def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, how: str) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, scratch: Path, how: str) -> None:
     marker, report = tmp_path / "check-started", tmp_path / "out.json"
     env = labctl_env(TMPDIR=str(scratch), MARKER=str(marker))
     cli = subprocess.Popen(
@@ -85,9 +83,7 @@ def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, how: str) -> None:
     assert not (tmp_path / "out.xml").exists()
 
 
-def test_service_that_exits_early_is_an_environment_error(tmp_path: Path) -> None:
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+def test_service_that_exits_early_is_an_environment_error(tmp_path: Path, scratch: Path) -> None:
     proc = subprocess.run(
         [
             sys.executable,

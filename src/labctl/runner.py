@@ -1,6 +1,6 @@
 """Runs one check in a grading child process and returns its Result.
 
-The child (``labctl.grading.worker``) owns the environment; this side only starts it, waits, and
+The child (``labctl.worker``) owns the environment; this side only starts it, waits, and
 reads the result back. The child runs in its own process group, so a terminal's Ctrl-C reaches only
 this side, which forwards it once, lets the child tear everything down, kills it only if it will
 not finish, and deletes the run directory either way.
@@ -90,7 +90,7 @@ def _run_worker(run_dir: Path, log_path: Path) -> int:
     command = [
         sys.executable,
         "-m",
-        "labctl.grading.worker",
+        "labctl.worker",
         str(run_dir / "spec.json"),
         str(run_dir / "result.json"),
     ]

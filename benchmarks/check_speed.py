@@ -56,6 +56,7 @@ def series(label: str, runs: int, env: dict[str, str]) -> float:
     walls = []
     for i in range(runs):
         wall, timings, code = one_run(env)
+        assert code == 0, f"run {i + 1} failed with exit code {code}"
         walls.append(wall)
         parts = "  ".join(f"{k} {v:.2f}s" for k, v in timings.items())
         print(f"{label:>9} run {i + 1}: {wall:.2f} s wall (exit {code})  [{parts}]")
@@ -71,10 +72,15 @@ def main() -> None:
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     with tempfile.TemporaryDirectory() as cold_cache:
         # The baseline: a cache that is emptied before every run, so each run pays for initdb.
+        # (Traversable: as root, Postgres runs as an unprivileged user that must reach it.)
+        os.chmod(cold_cache, 0o711)
         naive = []
         for _ in range(max(1, args.runs // 2)):
             with tempfile.TemporaryDirectory(dir=cold_cache) as cache:
-                naive.append(one_run({**env, "LABCTL_CACHE_DIR": cache})[0])
+                os.chmod(cache, 0o711)
+                wall, _, code = one_run({**env, "LABCTL_CACHE_DIR": cache})
+                assert code == 0, f"the baseline run failed with exit code {code}"
+                naive.append(wall)
         naive_median = statistics.median(naive)
         print(f"    naive median (initdb every run): {naive_median:.2f} s")
     labctl = series("labctl", args.runs, env)

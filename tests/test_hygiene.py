@@ -41,7 +41,7 @@ def _wait_for(path: Path, timeout_s: float) -> None:
 @pytest.mark.parametrize("how", ["terminal", "kill"], ids=["ctrl-c-in-terminal", "sigint-to-cli"])
 def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, scratch: Path, how: str) -> None:
     marker, report = tmp_path / "check-started", tmp_path / "out.json"
-    env = labctl_env(TMPDIR=str(scratch), MARKER=str(marker))
+    env = labctl_env(TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch), MARKER=str(marker))
     cli = subprocess.Popen(
         [
             sys.executable,
@@ -98,7 +98,7 @@ def test_service_that_exits_early_is_an_environment_error(tmp_path: Path, scratc
             "--json",
             str(tmp_path / "out.json"),
         ],
-        env=labctl_env(TMPDIR=str(scratch)),
+        env=labctl_env(TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch)),
         capture_output=True,
         text=True,
         timeout=120,

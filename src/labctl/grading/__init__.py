@@ -45,4 +45,5 @@ def hidden(check: F) -> F:
     marked: F = pytest.mark.hidden(check)
     return marked
 
+
 __all__ = ["Failure", "Http", "Service", "expect", "hidden", "points", "stage"]

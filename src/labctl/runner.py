@@ -11,14 +11,18 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labctl._storage import DATA_DIR_ENV, data_parent
 from labctl.errors import SetupError
 from labctl.lab import Lab, Stage
 from labctl.results import Result
@@ -70,11 +74,11 @@ def run_check(
         seed=seed,
         ready_timeout_s=ready_timeout_s,
     )
-    with tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp, _data_root() as data:
         run_dir = Path(tmp)
         (run_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
         log_path = worker_log or run_dir / "worker.log"
-        code = _run_worker(run_dir, log_path)
+        code = _run_worker(run_dir, log_path, data)
         result_path = run_dir / "result.json"
         if not result_path.is_file():
             raise SetupError(
@@ -85,8 +89,25 @@ def run_check(
         return Result.from_dict(_load_json(result_path))
 
 
-def _run_worker(run_dir: Path, log_path: Path) -> int:
+@contextmanager
+def _data_root() -> Iterator[Path | None]:
+    """This run's directory for dependency data, deleted here even if the worker was killed."""
+    parent = data_parent()
+    if parent is None:
+        yield None
+        return
+    root = Path(tempfile.mkdtemp(prefix="labctl-data-", dir=parent))
+    try:
+        root.chmod(0o711)  # Postgres may run as an unprivileged user that must reach it
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _run_worker(run_dir: Path, log_path: Path, data: Path | None) -> int:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    if data is not None:
+        env[DATA_DIR_ENV] = str(data)
     command = [
         sys.executable,
         "-m",

@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from labctl._storage import DATA_DIR_ENV
 from labctl.environment import Environment, Options
 from labctl.errors import LabctlError, LabError
 from labctl.lab import Lab, Stage, load_lab
@@ -141,9 +142,11 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 
 def _forget_run_dir_if_orphaned(run_dir: Path, parent: int) -> None:
-    """A parent that died cannot delete the run directory any more: do it here."""
+    """A parent that died cannot delete the run's directories any more: do it here."""
     if os.getppid() != parent:
         shutil.rmtree(run_dir, ignore_errors=True)
+        if data := os.environ.get(DATA_DIR_ENV):
+            shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

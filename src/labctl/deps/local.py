@@ -30,6 +30,7 @@ from typing import ClassVar, Self
 import psutil
 
 from labctl._net import free_port, poll
+from labctl._storage import data_parent
 from labctl.deps import DependencyHandle, Finding
 from labctl.deps._find import (
     describe_postgres,
@@ -47,7 +48,6 @@ START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 3.0
 BIND_ATTEMPTS = 3
-RAM_DISK_MIN_FREE = 1 << 30  # leave /dev/shm alone when it is small (64 MiB in a container)
 # A throwaway server: durability buys nothing, so skip every fsync.
 PG_SETTINGS = {
     "listen_addresses": HOST,
@@ -320,9 +320,10 @@ class PostgresServer(LocalServer):
         self.timings |= {"template_s": found - begun, "copy_s": time.perf_counter() - found}
 
     def _place_root(self) -> Path:
-        """Where the data dir goes: a fast data dir (below), else workdir/<name>, else a private
-        temp dir when the postgres user cannot reach workdir."""
-        if (fast := data_parent(self.user)) is not None:
+        """Where the data dir goes: the data parent (see labctl._storage), else workdir/<name>,
+        else a private temp dir when the postgres user cannot reach workdir."""
+        fast = data_parent()
+        if fast is not None and (self.user is None or reachable(fast, self.user)):
             root = Path(tempfile.mkdtemp(prefix=f"labctl-{self.name}-", dir=fast))
             os.chmod(root, 0o711)
             return root
@@ -404,26 +405,6 @@ class RedisServer(LocalServer):
 
     def _remove_data(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def data_parent(user: User | None) -> Path | None:
-    """``$LABCTL_DATA_DIR``, else a RAM disk with room to spare, else None (use the workdir).
-
-    Every run writes ~1,300 template files and deletes them again. On a RAM disk that costs
-    ~0.1 s; on some disks it is much slower after a burst of deletions (on ext4 without a
-    journal, freed inodes are not reused for a while and each new file scans past them:
-    0.8-1.0 s per copy, measured on this project's CI machine).
-    """
-    if env := os.environ.get("LABCTL_DATA_DIR"):
-        return Path(env)
-    shm = Path("/dev/shm")
-    try:
-        room = shutil.disk_usage(shm).free
-    except OSError:
-        return None
-    if room < RAM_DISK_MIN_FREE or (user is not None and not reachable(shm, user)):
-        return None
-    return shm
 
 
 def send(procs: list[psutil.Process], sig: signal.Signals) -> None:

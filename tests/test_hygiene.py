@@ -38,10 +38,11 @@ def _wait_for(path: Path, timeout_s: float) -> None:
         time.sleep(0.05)
 
 
-@pytest.mark.parametrize("how", ["terminal", "kill"], ids=["ctrl-c-in-terminal", "sigint-to-cli"])
-def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, scratch: Path, how: str) -> None:
-    marker, report = tmp_path / "check-started", tmp_path / "out.json"
+def _start_hanging_check(tmp_path: Path, scratch: Path) -> subprocess.Popen[bytes]:
+    """``labctl check`` (its own session, as a terminal's foreground job) stuck in a check."""
+    marker = tmp_path / "check-started"
     env = labctl_env(TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch), MARKER=str(marker))
+    reports = ["--json", str(tmp_path / "out.json"), "--junit", str(tmp_path / "out.xml")]
     cli = subprocess.Popen(
         [
             sys.executable,
@@ -53,10 +54,7 @@ def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, scratch: Path, how: 
             str(FIXTURES / "url-shortener" / "reference"),
             "--run",
             f"{sys.executable} {HANGS}",
-            "--json",
-            str(report),
-            "--junit",
-            str(tmp_path / "out.xml"),
+            *reports,
         ],
         env=env,
         cwd=tmp_path,
@@ -66,21 +64,73 @@ def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, scratch: Path, how: 
     )
     try:
         _wait_for(marker, 60)
-        assert _descendants_and_strays(scratch), "the check should be running now"
-        if how == "terminal":
-            os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
-        else:
-            cli.send_signal(signal.SIGINT)
-        output = cli.communicate(timeout=30)[0].decode()
+    except BaseException:
+        os.killpg(cli.pid, signal.SIGKILL)
+        cli.communicate()
+        raise
+    assert _descendants_and_strays(scratch), "the check should be running now"
+    return cli
+
+
+def _finish(cli: subprocess.Popen[bytes], timeout_s: float = 30) -> str:
+    try:
+        return cli.communicate(timeout=timeout_s)[0].decode()
     finally:
         if cli.poll() is None:
             os.killpg(cli.pid, signal.SIGKILL)
-    assert cli.returncode == 130, output
-    assert "interrupted" in output
+            cli.communicate()
+
+
+def _assert_nothing_left(tmp_path: Path, scratch: Path) -> None:
     assert _descendants_and_strays(scratch) == []
     assert list(scratch.iterdir()) == []
-    assert not report.exists()
+    assert not (tmp_path / "out.json").exists()
     assert not (tmp_path / "out.xml").exists()
+
+
+@pytest.mark.parametrize("how", ["terminal", "kill"], ids=["ctrl-c-in-terminal", "sigint-to-cli"])
+def test_interrupt_mid_check_leaves_nothing(tmp_path: Path, scratch: Path, how: str) -> None:
+    cli = _start_hanging_check(tmp_path, scratch)
+    if how == "terminal":
+        os.killpg(cli.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group
+    else:
+        cli.send_signal(signal.SIGINT)
+    output = _finish(cli)
+    assert cli.returncode == 130, output
+    assert "interrupted" in output
+    _assert_nothing_left(tmp_path, scratch)
+
+
+def test_killed_grading_process_leaves_nothing(tmp_path: Path, scratch: Path) -> None:
+    """SIGKILL gives the grading process no chance to clean up: its children die with it and
+    the CLI deletes what it had on disk."""
+    cli = _start_hanging_check(tmp_path, scratch)
+    worker = next(
+        p for p in psutil.Process(cli.pid).children() if "labctl.worker" in " ".join(p.cmdline())
+    )
+    worker.kill()
+    output = _finish(cli)
+    assert cli.returncode == 3, output
+    assert "without a result" in output
+    _wait_until_gone(scratch)
+    _assert_nothing_left(tmp_path, scratch)
+
+
+def test_killed_cli_leaves_nothing(tmp_path: Path, scratch: Path) -> None:
+    """SIGKILL of the CLI: the grading process notices, stops everything and deletes the run."""
+    cli = _start_hanging_check(tmp_path, scratch)
+    cli.kill()
+    _finish(cli)
+    _wait_until_gone(scratch)
+    _assert_nothing_left(tmp_path, scratch)
+
+
+def _wait_until_gone(scratch: Path, timeout_s: float = 20) -> None:
+    deadline = time.monotonic() + timeout_s
+    while (_descendants_and_strays(scratch) or list(scratch.iterdir())) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(0.1)
 
 
 def test_service_that_exits_early_is_an_environment_error(tmp_path: Path, scratch: Path) -> None:

@@ -317,7 +317,7 @@ def test_a_server_that_dies_at_start_reports_its_log(
         with create("redis", "redis", workdir):
             pass
     assert caught.value.log[-1] == "FATAL: cannot start here"
-    assert "FATAL: cannot start here" in str(caught.value)
+    assert caught.value.log_source == "redis"  # shown as "[redis] FATAL: ..."
     assert not (workdir / "redis").exists()  # __enter__ closed what it had made
 
 

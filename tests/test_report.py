@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -520,3 +521,17 @@ def test_terminal_aligns_multi_line_values() -> None:
         '                  "a": 1',
         "                }",
     ]
+
+
+def test_environment_error_names_whose_log_it_shows() -> None:
+    """A dependency's log lines are not the learner's: they carry the dependency's name."""
+    postgres_failed = dataclasses.replace(
+        ENV_ERROR,
+        error="postgres 'postgres' exited during start-up",
+        log_source="postgres",
+        log=("FATAL: could not map anonymous shared memory",),
+    )
+    text = terminal(postgres_failed)
+    assert "[postgres] FATAL: could not map anonymous shared memory" in text
+    assert "[your service]" not in text
+    assert "[your service] line 24 [dim]" in terminal(ENV_ERROR)

@@ -217,7 +217,7 @@ def _exit(exc: LabctlError) -> typer.Exit:
     if exc.hint:
         err.print(f"[bold]hint:[/] {escape(exc.hint)}")
     for line in exc.log:
-        err.print(f"[dim][your service] {escape(line)}[/]")
+        err.print(f"[dim]\\[{escape(exc.log_source)}] {escape(line)}[/]")
     return typer.Exit(exc.exit_code)
 
 

@@ -27,12 +27,17 @@ class LabctlError(Exception):
     """Base of the harness's own errors. ``exit_code`` is what ``labctl`` exits with."""
 
     exit_code = 2
+    log_source = "labctl"  # whose lines ``log`` holds, shown as their prefix
 
-    def __init__(self, message: str, *, hint: str = "", log: Sequence[str] = ()) -> None:
+    def __init__(
+        self, message: str, *, hint: str = "", log: Sequence[str] = (), log_source: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.log = tuple(log)
+        if log_source:
+            self.log_source = log_source
 
     def __str__(self) -> str:
         return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
@@ -61,9 +66,13 @@ class SetupError(LabctlError):
 class DependencyError(SetupError):
     """A dependency (Postgres, Redis, ...) could not be found, started or reached."""
 
+    log_source = "dependency"
+
 
 class ServiceError(SetupError):
     """The learner's service failed to build, exited early, or never became ready."""
+
+    log_source = "your service"
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,7 @@ class Result:
     error: str = ""
     error_hint: str = ""
     log: tuple[str, ...] = ()
+    log_source: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -163,7 +164,12 @@ class Result:
             "stages": [s.to_dict() for s in self.stages],
         }
         if self.error:
-            data["error"] = {"message": self.error, "hint": self.error_hint, "log": list(self.log)}
+            data["error"] = {
+                "message": self.error,
+                "hint": self.error_hint,
+                "log": list(self.log),
+                "log_source": self.log_source,
+            }
         if self.meta:
             data["meta"] = dict(self.meta)
         return data
@@ -181,6 +187,7 @@ class Result:
             error=error.get("message", ""),
             error_hint=error.get("hint", ""),
             log=tuple(error.get("log", ())),
+            log_source=error.get("log_source", ""),
             meta=data.get("meta", {}),
         )
 

@@ -127,6 +127,7 @@ def error_result(
         error=exc.message,
         error_hint=exc.hint,
         log=exc.log,
+        log_source=exc.log_source,
     )
 
 

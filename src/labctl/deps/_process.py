@@ -127,12 +127,7 @@ def run(argv: list[str], what: str, cwd: Path, user: User | None, stdin: str = "
     output = (done.stdout + done.stderr).decode(errors="replace").splitlines()
     if done.returncode != 0:
         raise DependencyError(
-            f"{what} failed (exit code {done.returncode}):\n{indent_tail(output)}",
+            f"{what} failed (exit code {done.returncode}); its output is below",
             hint=f"run it by hand to see why: {' '.join(argv)}",
             log=output,
         )
-
-
-def indent_tail(lines: list[str], count: int = 10) -> str:
-    """The last ``count`` lines, indented to sit under an error message."""
-    return "\n".join(f"    {line}" for line in lines[-count:])

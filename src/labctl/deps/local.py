@@ -40,7 +40,7 @@ from labctl.deps._find import (
     finding,
 )
 from labctl.deps._pgtemplate import copy_tree, reachable_install, template
-from labctl.deps._process import User, indent_tail, postgres_user, reachable, spawn
+from labctl.deps._process import User, postgres_user, reachable, spawn
 from labctl.errors import DependencyError
 
 HOST = "127.0.0.1"
@@ -214,9 +214,10 @@ class LocalServer:
     def _failure(self, what: str) -> DependencyError:
         tail = self.logs(50)
         return DependencyError(
-            f"{self.kind} {self.name!r} {what}; the end of {self.log_path}:\n{indent_tail(tail)}",
-            hint=f"read the whole log at {self.log_path}",
+            f"{self.kind} {self.name!r} {what}",
+            hint="its last log lines are below",
             log=tail,
+            log_source=self.kind,
         )
 
     def _log_size(self) -> int:

@@ -96,7 +96,8 @@ class _Report:
         if result.error_hint:
             for line in f"hint: {result.error_hint}".splitlines():
                 self.line("  ", line)
-        self.service_log(result.log, indent="  ")
+        source = f"[{result.log_source}] " if result.log_source else SERVICE_PREFIX
+        self.service_log(result.log, indent="  ", prefix=source)
 
     def stages(self, stages: Sequence[StageResult]) -> None:
         width = max((len(stage.slug) for stage in stages), default=0)
@@ -154,20 +155,21 @@ class _Report:
             self.line(self.symbol(check.status), " ", where, (check.title, "bold"))
             self.line("    ", ("hidden check: no details are shown", "dim"))
             return
-        self.line(self.symbol(check.status), " ", where, (check.id, "bold"), "  ", check.title)
+        name = check.id.partition("/")[2] or check.id
+        self.line(self.symbol(check.status), " ", where, (name, "bold"), "  ", check.title)
         for text in [check.message.rstrip(), *field_lines(check), *curl_lines(check)]:
             for line in text.splitlines():
                 self.line("    ", line)
         self.service_log(check.log, indent="    ")
 
-    def service_log(self, log: Sequence[str], *, indent: str) -> None:
+    def service_log(self, log: Sequence[str], *, indent: str, prefix: str = SERVICE_PREFIX) -> None:
         shown = list(log) if self.verbose else list(log[-LOG_LINES:])
         if len(shown) < len(log):
             omitted = len(log) - len(shown)
-            note = f"{SERVICE_PREFIX}... {omitted} earlier lines (--verbose shows all)"
+            note = f"{prefix}... {omitted} earlier lines (--verbose shows all)"
             self.line(indent, (note, "dim"))
         for entry in shown:
-            self.line(indent, (SERVICE_PREFIX + entry, "dim"))
+            self.line(indent, (prefix + entry, "dim"))
 
     def symbol(self, status: Status) -> tuple[str, str]:
         return self.glyphs.status[status], _STYLE[status]

@@ -40,10 +40,14 @@ class StdlibTransport(httpx.BaseTransport):
             self._send(conn, request)
             sock.settimeout(timeouts.get("read"))
             return self._receive(conn, request)
-        except BaseException as exc:
+        except Exception as exc:
+            self.close()  # a half-used connection cannot carry another request
+            mapped = _as_httpx(exc, request)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+        except BaseException:
             self.close()
-            if isinstance(exc, Exception):
-                raise _as_httpx(exc, request) from exc
             raise
 
     def close(self) -> None:

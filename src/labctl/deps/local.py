@@ -269,14 +269,19 @@ class LocalServer:
     def _signal_tree(self, sig: signal.Signals) -> None:
         """Send ``sig`` to the server and every process under it.
 
-        The leader is stopped before its children are listed, so none can be forked unseen; psutil
-        checks each process's create time, so a reused pid is never signalled.
+        The leader is stopped (and seen stopped: signals arrive asynchronously) before its
+        children are listed, so none can be forked unseen; psutil checks each process's create
+        time, so a reused pid is never signalled. SIGSTOP returns once every process has stopped,
+        so a paused server is really silent when pause() returns.
         """
         tree = self._tree()
         if tree and sig != signal.SIGCONT:
             send(tree[:1], signal.SIGSTOP)
+            wait_stopped(tree[:1])
             tree = self._tree()
         send(tree, sig)
+        if sig == signal.SIGSTOP:
+            wait_stopped(tree)
 
 
 class PostgresServer(LocalServer):
@@ -406,6 +411,18 @@ class RedisServer(LocalServer):
 
     def _remove_data(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def wait_stopped(procs: list[psutil.Process], timeout_s: float = 2.0) -> None:
+    """Until each of ``procs`` is stopped, a zombie or gone (or ``timeout_s`` has passed)."""
+
+    def settled(proc: psutil.Process) -> bool:
+        try:
+            return proc.status() in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE)
+        except psutil.Error:
+            return True
+
+    poll(lambda: all(settled(p) for p in procs), timeout_s=timeout_s, interval_s=0.001)
 
 
 def send(procs: list[psutil.Process], sig: signal.Signals) -> None:

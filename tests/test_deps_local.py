@@ -358,7 +358,10 @@ def test_servers_die_with_the_harness(workdir: Path) -> None:
         """
     )
     argv = [sys.executable, "-c", harness, str(workdir)]
-    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE) as proc:
+    # Nothing of ours cleans up after a SIGKILL: keep the data where this test's fixture does
+    # (in labctl check, the CLI owns the data dir and deletes it).
+    env = {**os.environ, "LABCTL_DATA_DIR": str(workdir)}
+    with subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env) as proc:
         assert proc.stdout is not None
         servers = [tree(int(pid)) for pid in proc.stdout.readline().split()]
         procs = [p for server in servers for p in server]

@@ -31,6 +31,23 @@ def _descendants_and_strays(tmp: Path) -> list[psutil.Process]:
     return found
 
 
+def check_reference(run: str, *extra: str) -> list[str]:
+    """``labctl check`` of the url-shortener lab, its service started by ``run``."""
+    reference = str(FIXTURES / "url-shortener" / "reference")
+    return [
+        sys.executable,
+        "-m",
+        "labctl",
+        "check",
+        "url-shortener",
+        "--path",
+        reference,
+        "--run",
+        run,
+        *extra,
+    ]
+
+
 def _wait_for(path: Path, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
@@ -44,18 +61,7 @@ def _start_hanging_check(tmp_path: Path, scratch: Path) -> subprocess.Popen[byte
     env = labctl_env(TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch), MARKER=str(marker))
     reports = ["--json", str(tmp_path / "out.json"), "--junit", str(tmp_path / "out.xml")]
     cli = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "labctl",
-            "check",
-            "url-shortener",
-            "--path",
-            str(FIXTURES / "url-shortener" / "reference"),
-            "--run",
-            f"{sys.executable} {HANGS}",
-            *reports,
-        ],
+        check_reference(f"{sys.executable} {HANGS}", *reports),
         env=env,
         cwd=tmp_path,
         start_new_session=True,
@@ -135,19 +141,11 @@ def _wait_until_gone(scratch: Path, timeout_s: float = 20) -> None:
 
 def test_service_that_exits_early_is_an_environment_error(tmp_path: Path, scratch: Path) -> None:
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "labctl",
-            "check",
-            "url-shortener",
-            "--path",
-            str(FIXTURES / "url-shortener" / "reference"),
-            "--run",
+        check_reference(
             "echo 'cannot connect to the database' >&2; exit 7",
             "--json",
             str(tmp_path / "out.json"),
-        ],
+        ),
         env=labctl_env(TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch)),
         capture_output=True,
         text=True,

@@ -12,7 +12,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +44,16 @@ class Environment:
     """Dependencies plus the learner's service, for one run of a lab's graders."""
 
     def __init__(
-        self, lab: Lab, submission: Submission, options: Options, *, parent_dir: Path | None = None
+        self,
+        lab: Lab,
+        submission: Submission,
+        options: Options,
+        *,
+        parent_dir: Path | None = None,
+        on_phase: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.lab = lab
+        self.on_phase = on_phase
         self.submission = submission
         self.options = options
         self.workdir = Path(tempfile.mkdtemp(prefix="labctl-env-", dir=parent_dir))
@@ -78,6 +85,7 @@ class Environment:
             workdir.mkdir()
             handle = deps.create(dep.kind, dep.name, workdir)
             self.deps[dep.name] = handle
+            self.on_phase(f"starting {dep.kind}")
             handle.start()
         self.timings.dependencies_s = time.monotonic() - started
         self._start_service()
@@ -90,6 +98,7 @@ class Environment:
         log_path = self.workdir / "service.log"
         started = time.monotonic()
         if self.submission.build:
+            self.on_phase(f"building your service: {self.submission.build}")
             run_build(self.submission.build, cwd=self.submission.path, env=env, log_path=log_path)
         self.timings.build_s = time.monotonic() - started
         ready_timeout = self.options.ready_timeout_s or self.lab.service.ready_timeout_s
@@ -103,6 +112,7 @@ class Environment:
             log_path=log_path,
         )
         started = time.monotonic()
+        self.on_phase("starting your service")
         self.service.start()
         # A service may open its port before it can serve (still connecting to its database):
         # give it the rest of the ready timeout to answer 200. The health stage judges the answer.

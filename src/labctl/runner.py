@@ -16,7 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +25,12 @@ from typing import Any
 from labctl._storage import DATA_DIR_ENV, data_parent
 from labctl.errors import SetupError
 from labctl.lab import Lab, Stage
+from labctl.progress import Event, EventReader
 from labctl.results import Result
 from labctl.submission import Submission
 
 CLEANUP_GRACE_S = 20.0
+EVENTS_FILE = "events.jsonl"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -59,6 +61,7 @@ def run_check(
     seed: int,
     ready_timeout_s: float | None = None,
     worker_log: Path | None = None,
+    on_event: Callable[[Event], None] = lambda event: None,
 ) -> Result:
     """Grade ``submission`` on ``stages`` of ``lab``. Raises KeyboardInterrupt when interrupted."""
     spec = RunSpec(
@@ -78,7 +81,7 @@ def run_check(
         run_dir = Path(tmp)
         (run_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
         log_path = worker_log or run_dir / "worker.log"
-        code = _run_worker(run_dir, log_path, data)
+        code = _run_worker(run_dir, log_path, data, on_event)
         result_path = run_dir / "result.json"
         if not result_path.is_file():
             raise SetupError(
@@ -104,7 +107,9 @@ def _data_root() -> Iterator[Path | None]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run_worker(run_dir: Path, log_path: Path, data: Path | None) -> int:
+def _run_worker(
+    run_dir: Path, log_path: Path, data: Path | None, on_event: Callable[[Event], None]
+) -> int:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     if data is not None:
         env[DATA_DIR_ENV] = str(data)
@@ -127,10 +132,24 @@ def _run_worker(run_dir: Path, log_path: Path, data: Path | None) -> int:
             preexec_fn=_die_with_parent,
         )
         try:
-            return proc.wait()
+            return _wait_passing_events(proc, EventReader(run_dir / EVENTS_FILE), on_event)
         except KeyboardInterrupt:
             _drain(proc)
             raise
+
+
+def _wait_passing_events(
+    proc: subprocess.Popen[bytes], events: EventReader, on_event: Callable[[Event], None]
+) -> int:
+    while True:
+        try:
+            code = proc.wait(timeout=0.1)
+        except subprocess.TimeoutExpired:
+            code = None
+        for event in events.read_new():
+            on_event(event)
+        if code is not None:
+            return code
 
 
 def _drain(proc: subprocess.Popen[bytes]) -> None:

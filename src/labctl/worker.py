@@ -23,8 +23,9 @@ from labctl._storage import DATA_DIR_ENV
 from labctl.environment import Environment, Options
 from labctl.errors import LabctlError, LabError
 from labctl.lab import Lab, Stage, load_lab
+from labctl.progress import Event, EventWriter
 from labctl.results import ExitCode, Result, StageResult, Status, verdict_of
-from labctl.runner import RunSpec
+from labctl.runner import EVENTS_FILE, RunSpec
 from labctl.submission import Submission
 
 INTERRUPTED = 130
@@ -53,9 +54,16 @@ def grade(spec: RunSpec, run_dir: Path) -> Result:
     stages = tuple(s for s in lab.stages if s.slug in spec.stages)
     submission = Submission(**{**spec.submission, "path": Path(spec.submission["path"])})
     options = Options(seed=spec.seed, ready_timeout_s=spec.ready_timeout_s)
+    events = EventWriter(run_dir / EVENTS_FILE)
     try:
-        with Environment(lab, submission, options, parent_dir=run_dir) as env:
-            stage_results = run_graders(lab, stages, env, run_dir)
+        with Environment(
+            lab,
+            submission,
+            options,
+            parent_dir=run_dir,
+            on_phase=lambda text: events.emit(Event("phase", text)),
+        ) as env:
+            stage_results = run_graders(lab, stages, env, run_dir, events)
             meta = {"environment": env.describe()}
     except LabctlError as exc:
         return error_result(lab, stages, spec.seed, exc, time.monotonic() - started)
@@ -66,13 +74,13 @@ def grade(spec: RunSpec, run_dir: Path) -> Result:
 
 
 def run_graders(
-    lab: Lab, stages: tuple[Stage, ...], env: Environment, run_dir: Path
+    lab: Lab, stages: tuple[Stage, ...], env: Environment, run_dir: Path, events: EventWriter
 ) -> tuple[StageResult, ...]:
     import pytest
 
     from labctl.grading.plugin import LabctlPlugin
 
-    plugin = LabctlPlugin(lab, stages, env)
+    plugin = LabctlPlugin(lab, stages, env, on_event=events.emit)
     code = pytest.main(pytest_args(lab, run_dir), plugins=[plugin])
     if plugin.errors:
         raise LabError(

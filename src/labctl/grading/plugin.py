@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import signal
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
@@ -23,6 +23,7 @@ from labctl.environment import Environment
 from labctl.errors import Failure, ServiceError
 from labctl.grading.http import Http
 from labctl.lab import Lab, Stage
+from labctl.progress import Event
 from labctl.results import CheckResult, StageResult, Status, stage_status
 
 LOG_LINES_KEPT = 40
@@ -61,8 +62,15 @@ class _Check:
 
 
 class LabctlPlugin:
-    def __init__(self, lab: Lab, stages: tuple[Stage, ...], env: Environment) -> None:
+    def __init__(
+        self,
+        lab: Lab,
+        stages: tuple[Stage, ...],
+        env: Environment,
+        on_event: Callable[[Event], None] = lambda event: None,
+    ) -> None:
         self._lab = lab
+        self._on_event = on_event
         self._stages = stages
         self._env = env
         self.errors: list[str] = []
@@ -149,6 +157,7 @@ class LabctlPlugin:
         check = self._begin(item, slug)
         if slug != self._current_stage:
             self._current_stage = slug
+            self._on_event(Event("stage", stage=slug))
             self._revive_service()
         if reason := self._blocked_by(slug):
             check.status = Status.SKIP
@@ -186,7 +195,9 @@ class LabctlPlugin:
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         check = self._checks.pop(nodeid, None)
         if check is not None:
-            self._results[check.stage].append(self._finish(check))
+            result = self._finish(check)
+            self._results[check.stage].append(result)
+            self._on_event(Event("check", result.id, check.stage, result.status.value))
 
     # -- helpers --------------------------------------------------------------------------------
 

@@ -24,6 +24,7 @@ from labctl import __version__
 from labctl._net import free_port
 from labctl.errors import LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
+from labctl.progress import Event
 from labctl.report import render_terminal, write_json, write_junit
 from labctl.results import ExitCode, Result
 from labctl.runner import run_check
@@ -114,7 +115,8 @@ def check(
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     worker_log = Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None
     try:
-        with err.status(f"grading {loaded.id}: starting dependencies and your service…"):
+        progress = _Progress(loaded.id)
+        with err.status(progress.text()) as status:
             result = _or_exit(
                 run_check,
                 loaded,
@@ -123,6 +125,7 @@ def check(
                 seed=chosen_seed,
                 ready_timeout_s=ready_timeout,
                 worker_log=worker_log,
+                on_event=lambda event: status.update(progress.update(event)),
             )
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: everything labctl started has been stopped")
@@ -169,6 +172,48 @@ def _port_row() -> tuple[str, str, str]:
         return "✔", "loopback", f"can bind 127.0.0.1 (port {free_port()} was free)"
     except OSError as exc:
         return "✘", "loopback", f"cannot bind 127.0.0.1: {exc}"
+
+
+_MARKS = {"pass": "✔", "fail": "✘", "error": "!", "skip": "↷", "inconclusive": "?"}
+
+
+class _Progress:
+    """The status line while a check runs: the start-up phase, then stage by stage."""
+
+    def __init__(self, lab: str) -> None:
+        self.lab = lab
+        self.phase = "starting"
+        self.stages: dict[str, list[str]] = {}  # slug -> statuses of its finished checks
+        self.current: str | None = None
+
+    def update(self, event: Event) -> str:
+        if event.kind == "phase":
+            self.phase = event.text
+        elif event.kind == "stage":
+            self.current = event.stage
+            self.stages.setdefault(event.stage, [])
+        elif event.kind == "check":
+            self.stages.setdefault(event.stage, []).append(event.status)
+        return self.text()
+
+    def text(self) -> str:
+        if self.current is None:
+            return escape(f"grading {self.lab}: {self.phase}…")
+        return escape(
+            f"grading {self.lab}: "
+            + " · ".join(
+                f"{slug} ({len(done)} checks)…"
+                if slug == self.current
+                else f"{slug} {self._mark(done)}"
+                for slug, done in self.stages.items()
+            )
+        )
+
+    def _mark(self, statuses: list[str]) -> str:
+        for status in ("error", "fail", "inconclusive", "pass"):
+            if status in statuses:
+                return _MARKS[status]
+        return _MARKS["skip"]
 
 
 def _lab_id(lab: str | None, submission: Submission) -> str:

@@ -14,7 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -37,7 +37,6 @@ class Timings:
     dependencies_s: float = 0.0
     build_s: float = 0.0
     service_s: float = 0.0
-    extra: dict[str, float] = field(default_factory=dict)
 
 
 class Environment:

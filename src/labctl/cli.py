@@ -11,7 +11,7 @@ import platform
 import secrets
 import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
@@ -26,7 +26,8 @@ from labctl.errors import LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.progress import Event
 from labctl.report import render_terminal, write_json, write_junit
-from labctl.results import ExitCode, Result
+from labctl.report.terminal import status_glyphs
+from labctl.results import ExitCode, Result, Status, worst
 from labctl.runner import run_check
 from labctl.submission import CONFIG_NAME, Submission, load_submission
 
@@ -115,7 +116,7 @@ def check(
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     worker_log = Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None
     try:
-        progress = _Progress(loaded.id)
+        progress = _Progress(loaded.id, status_glyphs(err))
         with err.status(progress.text()) as status:
             result = _or_exit(
                 run_check,
@@ -174,16 +175,14 @@ def _port_row() -> tuple[str, str, str]:
         return "✘", "loopback", f"cannot bind 127.0.0.1: {exc}"
 
 
-_MARKS = {"pass": "✔", "fail": "✘", "error": "!", "skip": "↷", "inconclusive": "?"}
-
-
 class _Progress:
     """The status line while a check runs: the start-up phase, then stage by stage."""
 
-    def __init__(self, lab: str) -> None:
+    def __init__(self, lab: str, marks: Mapping[Status, str]) -> None:
         self.lab = lab
+        self.marks = marks
         self.phase = "starting"
-        self.stages: dict[str, list[str]] = {}  # slug -> statuses of its finished checks
+        self.stages: dict[str, list[Status]] = {}  # slug -> statuses of its finished checks
         self.current: str | None = None
 
     def update(self, event: Event) -> str:
@@ -193,7 +192,7 @@ class _Progress:
             self.current = event.stage
             self.stages.setdefault(event.stage, [])
         elif event.kind == "check":
-            self.stages.setdefault(event.stage, []).append(event.status)
+            self.stages.setdefault(event.stage, []).append(Status(event.status))
         return self.text()
 
     def text(self) -> str:
@@ -204,16 +203,10 @@ class _Progress:
             + " · ".join(
                 f"{slug} ({len(done)} checks)…"
                 if slug == self.current
-                else f"{slug} {self._mark(done)}"
+                else f"{slug} {self.marks[worst(done)]}"
                 for slug, done in self.stages.items()
             )
         )
-
-    def _mark(self, statuses: list[str]) -> str:
-        for status in ("error", "fail", "inconclusive", "pass"):
-            if status in statuses:
-                return _MARKS[status]
-        return _MARKS["skip"]
 
 
 def _lab_id(lab: str | None, submission: Submission) -> str:

@@ -6,7 +6,7 @@ back (the grading child process hands its result to the CLI that way).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -194,11 +194,16 @@ class Result:
 
 def stage_status(checks: Sequence[CheckResult]) -> Status:
     """A stage's status from its checks: the worst one wins."""
-    statuses = {c.status for c in checks}
+    return worst(c.status for c in checks)
+
+
+def worst(statuses: Iterable[Status]) -> Status:
+    """The worst of ``statuses``: error, fail, inconclusive, pass; skip when none ran."""
+    seen = set(statuses)
     for status in (Status.ERROR, Status.FAIL, Status.INCONCLUSIVE):
-        if status in statuses:
+        if status in seen:
             return status
-    return Status.PASS if Status.PASS in statuses else Status.SKIP
+    return Status.PASS if Status.PASS in seen else Status.SKIP
 
 
 def verdict_of(stages: Sequence[StageResult]) -> tuple[Status, int]:

@@ -77,12 +77,21 @@ def render_terminal(result: Result, console: Console, *, verbose: bool = False) 
     report.summary(result)
 
 
+def _glyphs_for(console: Console) -> _Glyphs:
+    return _UNICODE if console.encoding.startswith("utf") else _ASCII
+
+
+def status_glyphs(console: Console) -> Mapping[Status, str]:
+    """The status symbols the terminal report uses on ``console`` (ASCII when not UTF-8)."""
+    return _glyphs_for(console).status
+
+
 class _Report:
     def __init__(self, console: Console, verbose: bool) -> None:
         self.console = console
         self.verbose = verbose
         self.encoding = console.encoding
-        self.glyphs = _UNICODE if self.encoding.startswith("utf") else _ASCII
+        self.glyphs = _glyphs_for(console)
 
     # -- sections ------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 
 from labctl.errors import Failure
-from labctl.grading.http import body_text, exchange
+from labctl.grading.http import body_text, exchange, headers_got
 
 REDIRECTS = (301, 302, 307, 308)
 
@@ -201,9 +201,7 @@ def _answer(response: httpx.Response) -> str:
 
 
 def _headers(response: httpx.Response) -> str:
-    return "; ".join(
-        f"{k.decode('latin-1')}: {v.decode('utf-8', 'replace')}" for k, v in response.headers.raw
-    )
+    return "; ".join(f"{name}: {value}" for name, value in headers_got(response))
 
 
 def _status_name(code: int) -> str:

@@ -146,10 +146,19 @@ def _describe_transport_error(exc: httpx.TransportError, timeout_s: float) -> tu
 
 def exchange(response: httpx.Response) -> Exchange:
     """The request behind ``response`` as a curl line, with the status, headers and body got."""
-    headers = tuple(
+    return Exchange(
+        curl_line(response.request),
+        response.status_code,
+        headers_got(response),
+        body_text(response),
+    )
+
+
+def headers_got(response: httpx.Response) -> tuple[tuple[str, str], ...]:
+    """The answer's headers as sent, values read as UTF-8 (what a learner's service writes)."""
+    return tuple(
         (k.decode("latin-1"), v.decode("utf-8", "replace")) for k, v in response.headers.raw
     )
-    return Exchange(curl_line(response.request), response.status_code, headers, body_text(response))
 
 
 def body_text(response: httpx.Response, limit: int = BODY_SHOWN) -> str:

@@ -36,6 +36,8 @@ class Stage:
     title: str
     needs: tuple[str, ...] = ()
     timeout_s: float = 30.0
+    points: float | None = None  # what the stage is worth; None: the sum of its checks' points
+    partial: bool = True  # false: all of the stage's points or none
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ def _parse_stage(r: _Reader, data: Mapping[str, Any], index: int) -> Stage:
         title=r.string(data, "title", where=where),
         needs=tuple(r.string_list(data, "needs", where=where)),
         timeout_s=r.number(data, "timeout", default=30.0, where=where),
+        points=r.number(data, "points", where=where) if "points" in data else None,
+        partial=r.boolean(data, "partial", default=True, where=where),
     )
 
 
@@ -245,6 +249,12 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
             self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "use a positive number")
         return float(value)
+
+    def boolean(self, data: Mapping[str, Any], key: str, *, default: bool, where: str = "") -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            self.fail(f"{where}.{key}" if where else key, f"is {value!r}", "use true or false")
+        return bool(value)
 
     def string_list(self, data: Mapping[str, Any], key: str, *, where: str = "") -> list[str]:
         value = data.get(key, [])

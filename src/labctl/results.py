@@ -97,22 +97,39 @@ class StageResult:
     status: Status
     reason: str = ""
     checks: tuple[CheckResult, ...] = ()
+    # lab.toml's stage ``points``: what the stage is worth; its checks' points become weights.
+    weight: float | None = None
+    # lab.toml's stage ``partial``: false means all of the stage's points or none.
+    partial: bool = True
 
     @property
-    def points_possible(self) -> int:
+    def points_possible(self) -> float:
+        if self.weight is not None:
+            return number(self.weight)
         return sum(c.points for c in self.checks)
 
     @property
-    def points_earned(self) -> int:
-        return sum(c.earned for c in self.checks)
+    def points_earned(self) -> float:
+        weights = sum(c.points for c in self.checks)
+        earned = sum(c.earned for c in self.checks)
+        if weights == 0 or (earned < weights and not self.partial):
+            return 0
+        if self.weight is None:
+            return earned
+        return number(round(self.weight * earned / weights, 2))
 
     def to_dict(self) -> dict[str, Any]:
+        points: dict[str, Any] = {"earned": self.points_earned, "possible": self.points_possible}
+        if self.weight is not None:
+            points["weight"] = self.weight
+        if not self.partial:
+            points["partial"] = False
         return {
             "slug": self.slug,
             "title": self.title,
             "status": self.status.value,
             "reason": self.reason,
-            "points": {"earned": self.points_earned, "possible": self.points_possible},
+            "points": points,
             "checks": [c.to_dict() for c in self.checks],
         }
 
@@ -124,6 +141,8 @@ class StageResult:
             status=Status(data["status"]),
             reason=data.get("reason", ""),
             checks=tuple(CheckResult.from_dict(c) for c in data.get("checks", ())),
+            weight=data.get("points", {}).get("weight"),
+            partial=data.get("points", {}).get("partial", True),
         )
 
 
@@ -140,14 +159,24 @@ class Result:
     log: tuple[str, ...] = ()
     log_source: str = ""
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # --min-points: the points that pass the run, whatever its checks' statuses.
+    pass_mark: float | None = None
 
     @property
-    def points_earned(self) -> int:
-        return sum(s.points_earned for s in self.stages)
+    def points_earned(self) -> float:
+        return number(round(sum(s.points_earned for s in self.stages), 2))
 
     @property
-    def points_possible(self) -> int:
-        return sum(s.points_possible for s in self.stages)
+    def points_possible(self) -> float:
+        return number(sum(s.points_possible for s in self.stages))
+
+    @property
+    def points(self) -> dict[str, float]:
+        """``{"earned", "possible"}``, and ``"pass_mark"`` when one is set."""
+        data = {"earned": self.points_earned, "possible": self.points_possible}
+        if self.pass_mark is not None:
+            data["pass_mark"] = self.pass_mark
+        return data
 
     def checks(self) -> Sequence[CheckResult]:
         return [c for s in self.stages for c in s.checks]
@@ -160,7 +189,7 @@ class Result:
             "verdict": self.verdict.value,
             "exit_code": self.exit_code,
             "duration_s": round(self.duration_s, 3),
-            "points": {"earned": self.points_earned, "possible": self.points_possible},
+            "points": self.points,
             "stages": [s.to_dict() for s in self.stages],
         }
         if self.error:
@@ -189,7 +218,13 @@ class Result:
             log=tuple(error.get("log", ())),
             log_source=error.get("log_source", ""),
             meta=data.get("meta", {}),
+            pass_mark=data.get("points", {}).get("pass_mark"),
         )
+
+
+def number(value: float) -> float:
+    """``value`` as an int when it is whole, so points read 12, not 12.0, in every report."""
+    return int(value) if float(value).is_integer() else value
 
 
 def stage_status(checks: Sequence[CheckResult]) -> Status:

@@ -124,7 +124,10 @@ def error_result(
     lab: Lab, stages: tuple[Stage, ...], seed: int, exc: LabctlError, duration_s: float
 ) -> Result:
     reason = f"not run: {exc.message}"
-    stage_results = tuple(StageResult(s.slug, s.title, Status.ERROR, reason) for s in stages)
+    stage_results = tuple(
+        StageResult(s.slug, s.title, Status.ERROR, reason, weight=s.points, partial=s.partial)
+        for s in stages
+    )
     return Result(
         lab.id,
         seed,

@@ -280,7 +280,15 @@ class LabctlPlugin:
         )
         if not checks:
             reason = reason or "no checks ran for this stage"
-        return StageResult(stage.slug, stage.title, stage_status(checks), reason, checks)
+        return StageResult(
+            stage.slug,
+            stage.title,
+            stage_status(checks),
+            reason,
+            checks,
+            weight=stage.points,
+            partial=stage.partial,
+        )
 
 
 def _check_id(item: pytest.Item) -> str:

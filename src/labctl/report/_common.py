@@ -40,6 +40,26 @@ def redact(result: Result) -> Result:
     return dataclasses.replace(result, stages=stages)
 
 
+def revealed(result: Result) -> Result:
+    """``result`` for the grader's eyes: hidden checks shown in full, titled as hidden."""
+    stages = tuple(
+        dataclasses.replace(stage, checks=tuple(_unhide(c) for c in stage.checks))
+        for stage in result.stages
+    )
+    return dataclasses.replace(result, stages=stages)
+
+
+def shown(result: Result, *, reveal: bool) -> Result:
+    """What a report shows: the learner's view, or with ``reveal`` the grader's."""
+    return revealed(result) if reveal else redact(result)
+
+
+def _unhide(check: CheckResult) -> CheckResult:
+    if not check.hidden:
+        return check
+    return dataclasses.replace(check, hidden=False, title=f"[hidden] {check.title}")
+
+
 def _redact_stage(stage: StageResult) -> StageResult:
     return dataclasses.replace(stage, checks=tuple(_redact_check(c) for c in stage.checks))
 

@@ -14,13 +14,17 @@ from labctl.report._common import redact
 from labctl.results import Result
 
 
-def write_json(result: Result, path: Path) -> None:
-    """Write ``result`` to ``path`` as ``labctl.result/v1``; the file is complete or absent."""
-    write_atomic(path, render_json(result))
+def write_json(result: Result, path: Path, *, reveal: bool = False) -> None:
+    """Write ``result`` to ``path`` as ``labctl.result/v1``; the file is complete or absent.
+    ``reveal`` keeps hidden checks' details: a report for the grader, never the learner."""
+    write_atomic(path, render_json(result, reveal=reveal))
 
 
-def render_json(result: Result) -> bytes:
-    text = json.dumps(redact(result).to_dict(), indent=2, ensure_ascii=False) + "\n"
+def render_json(result: Result, *, reveal: bool = False) -> bytes:
+    data = result.to_dict() if reveal else redact(result).to_dict()
+    if reveal:
+        data["revealed"] = True
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     # A lone surrogate (undecodable service output) cannot be UTF-8; "\udcff" is what
     # ensure_ascii would have written, and it is only ever inside a JSON string.
     return text.encode("utf-8", errors="backslashreplace")

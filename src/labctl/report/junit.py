@@ -14,7 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from labctl.report._atomic import write_atomic
-from labctl.report._common import clean, curl_lines, field_lines, first_line, redact
+from labctl.report._common import clean, curl_lines, field_lines, first_line, shown
 from labctl.results import CheckResult, Result, StageResult, Status
 
 _OUTCOME_TAG = {
@@ -31,13 +31,13 @@ _DEFAULT_MESSAGE = {
 }
 
 
-def write_junit(result: Result, path: Path) -> None:
+def write_junit(result: Result, path: Path, *, reveal: bool = False) -> None:
     """Write ``result`` to ``path`` as JUnit XML; the file is complete or absent."""
-    write_atomic(path, render_junit(result))
+    write_atomic(path, render_junit(result, reveal=reveal))
 
 
-def render_junit(result: Result) -> bytes:
-    result = redact(result)
+def render_junit(result: Result, *, reveal: bool = False) -> bytes:
+    result = shown(result, reveal=reveal)
     if result.error:
         suites = [_environment_suite(result)]
     else:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
-from labctl.report._common import NEEDS_DETAILS, clean, curl_lines, field_lines, redact
+from labctl.report._common import NEEDS_DETAILS, clean, curl_lines, field_lines, shown
 from labctl.results import CheckResult, Result, StageResult, Status
 
 LOG_LINES = 20
@@ -64,10 +64,13 @@ _ASCII = _Glyphs(
 )
 
 
-def render_terminal(result: Result, console: Console, *, verbose: bool = False) -> None:
-    """Print the report for ``result`` on ``console``; ``verbose`` shows whole service logs."""
+def render_terminal(
+    result: Result, console: Console, *, verbose: bool = False, reveal: bool = False
+) -> None:
+    """Print the report for ``result`` on ``console``; ``verbose`` shows whole service logs,
+    ``reveal`` hidden checks' details (the grader's report)."""
     report = _Report(console, verbose)
-    result = redact(result)
+    result = shown(result, reveal=reveal)
     report.header(result)
     if result.error:
         report.environment_error(result)
@@ -127,7 +130,7 @@ class _Report:
         self.line(
             f"{passed} of {len(result.stages)} stages passed",
             dot,
-            f"{result.points_earned}/{result.points_possible} points",
+            f"{result.points_earned}/{result.points_possible} points" + _pass_mark(result),
             dot,
             f"{result.duration_s:.1f} s",
         )
@@ -202,6 +205,10 @@ class _Report:
         if self.glyphs is _UNICODE:
             return text
         return text.encode(self.encoding, errors="replace").decode(self.encoding)
+
+
+def _pass_mark(result: Result) -> str:
+    return "" if result.pass_mark is None else f" (pass mark {result.pass_mark:g})"
 
 
 def _verdict(result: Result) -> str:

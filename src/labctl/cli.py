@@ -22,13 +22,14 @@ from rich.table import Table
 
 from labctl import __version__
 from labctl._net import free_port
+from labctl.checkrun import CheckRequest
+from labctl.checkrun import check as run_request
 from labctl.errors import LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.progress import Event
-from labctl.report import render_terminal, write_json, write_junit
+from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
-from labctl.results import ExitCode, Result, Status, worst
-from labctl.runner import run_check
+from labctl.results import ExitCode, Status, worst
 from labctl.submission import CONFIG_NAME, Submission, load_submission
 
 P = ParamSpec("P")
@@ -108,30 +109,63 @@ def check(
         bool,
         typer.Option("-v", "--verbose", help="Show every log line and the grader's own output."),
     ] = False,
+    graders: Annotated[
+        str | None,
+        typer.Option(
+            "--graders",
+            help="Grade with this grader pack: a directory, or a git URL (URL#subdir).",
+        ),
+    ] = None,
+    reveal: Annotated[
+        bool,
+        typer.Option("--reveal", help="Show hidden checks in full: a report for the grader."),
+    ] = False,
+    classroom_path: Annotated[
+        Path | None,
+        typer.Option("--classroom", help="Also write a GitHub Classroom autograding result."),
+    ] = None,
+    min_points: Annotated[
+        float | None,
+        typer.Option("--min-points", min=0, help="Pass with at least this many points."),
+    ] = None,
+    repeat: Annotated[
+        int,
+        typer.Option("--repeat", min=1, help="Run N times; report each stage's stability."),
+    ] = 1,
+    github: Annotated[
+        bool,
+        typer.Option(
+            "--github", help="Write a job summary, annotations and outputs for GitHub Actions."
+        ),
+    ] = False,
 ) -> None:
     """Start your service with real dependencies and grade it, stage by stage."""
     submission = _or_exit(load_submission, path, run=run)
-    loaded = _or_exit(load_lab, _lab_id(lab, submission))
-    stages = _or_exit(loaded.select, tuple(stage or ()), until)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
-    worker_log = Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None
+    request = CheckRequest(
+        lab=_lab_id(lab, submission),
+        submission=submission,
+        seed=chosen_seed,
+        only=tuple(stage or ()),
+        until=until,
+        graders=graders,
+        ready_timeout_s=ready_timeout,
+        min_points=min_points,
+        repeat=repeat,
+        worker_log=Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None,
+    )
     try:
-        progress = _Progress(loaded.id, status_glyphs(err))
+        progress = _Progress(request.lab, status_glyphs(err))
         with err.status(progress.text()) as status:
             result = _or_exit(
-                run_check,
-                loaded,
-                submission,
-                stages,
-                seed=chosen_seed,
-                ready_timeout_s=ready_timeout,
-                worker_log=worker_log,
-                on_event=lambda event: status.update(progress.update(event)),
+                run_request, request, lambda event: status.update(progress.update(event))
             )
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: everything labctl started has been stopped")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
-    _report(result, json_path, junit_path, verbose)
+    outputs = Outputs(json_path, junit_path, classroom_path, github, reveal, verbose)
+    write_outputs(result, out, outputs)
+    worker_log = request.worker_log
     if worker_log is not None:
         err.print(f"[dim]grader output: {worker_log}[/]")
     raise typer.Exit(result.exit_code)
@@ -226,14 +260,6 @@ def _lab_id(lab: str | None, submission: Submission) -> str:
             )
         )
     return chosen
-
-
-def _report(result: Result, json_path: Path | None, junit_path: Path | None, verbose: bool) -> None:
-    render_terminal(result, out, verbose=verbose)
-    if json_path is not None:
-        write_json(result, json_path)
-    if junit_path is not None:
-        write_junit(result, junit_path)
 
 
 def _stage_table(lab: Lab) -> Table:

@@ -32,6 +32,7 @@ from labctl.submission import Submission
 CLEANUP_GRACE_S = 20.0
 EVENTS_FILE = "events.jsonl"
 _PR_SET_PDEATHSIG = 1
+_PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,8 @@ def _run_worker(
     run_dir: Path, log_path: Path, data: Path | None, on_event: Callable[[Event], None]
 ) -> int:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    for name in _PYTEST_ENV:  # pytest reads these from anywhere; the grader pack alone decides
+        env.pop(name, None)
     if data is not None:
         env[DATA_DIR_ENV] = str(data)
     command = [
@@ -128,6 +131,9 @@ def _run_worker(
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            # Not the learner's directory: `python -m` puts the working directory on sys.path,
+            # where a learner's own labctl/ or pytest.py would shadow ours.
+            cwd=run_dir,
             process_group=0,
             preexec_fn=_die_with_parent,
         )

@@ -58,7 +58,7 @@ def check(request: CheckRequest, on_event: Callable[[Event], None]) -> Result:
                 on_event=on_event,
             )
             runs.append(_stamped(result, lab, request))
-    return apply_pass_mark(_combined(runs), request.min_points)
+    return apply_pass_mark(combined(runs), request.min_points)
 
 
 def _stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
@@ -68,7 +68,7 @@ def _stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
     return dataclasses.replace(result, meta={**result.meta, "run": run})
 
 
-def _combined(runs: Sequence[Result]) -> Result:
+def combined(runs: Sequence[Result]) -> Result:
     """One run as it is; repeated runs as the worst of them, with each stage's stability."""
     if len(runs) == 1:
         return runs[0]

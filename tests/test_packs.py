@@ -4,7 +4,6 @@ reports, and a learner repository that tries to change what runs."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys

@@ -116,8 +116,9 @@ def _provenance(result: Result) -> str:
     run = result.meta.get("run", {})
     facts = [f"seed {result.seed} (replay: `labctl check --seed {result.seed}`)"]
     if run:
-        facts += [f"lab {run.get('lab_version', '?')}", f"labctl {run.get('labctl_version', '?')}"]
-    return "<sub>" + " · ".join(_cell(f) for f in facts) + "</sub>"
+        lab, labctl = run.get("lab_version", "?"), run.get("labctl_version", "?")
+        facts += [f"lab `{_code(str(lab))}`", f"labctl `{_code(str(labctl))}`"]
+    return "<sub>" + " · ".join(facts) + "</sub>"
 
 
 def _verdict(result: Result) -> str:

@@ -20,13 +20,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labctl import __version__
+from labctl import __version__, cohort
 from labctl._net import free_port
 from labctl.checkrun import CheckRequest
 from labctl.checkrun import check as run_request
 from labctl.errors import LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.progress import Event
+from labctl.report.cohort import write_csv, write_html
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode, Status, worst
@@ -169,6 +170,100 @@ def check(
     if worker_log is not None:
         err.print(f"[dim]grader output: {worker_log}[/]")
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def grade(
+    submissions: Annotated[
+        list[Path] | None, typer.Argument(help="The submissions' directories.")
+    ] = None,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also grade the directories in this CSV's path column."),
+    ] = None,
+    lab: Annotated[
+        str | None, typer.Option("--lab", help="The lab; default: each one's labctl.toml.")
+    ] = None,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Where results, logs and the aggregate go.")
+    ] = Path("labctl-grades"),
+    jobs: Annotated[
+        int,
+        typer.Option("--jobs", "-j", min=1, help="Submissions graded at once (default: cores/2)."),
+    ] = cohort.default_jobs(),
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="The seed for all (default: a random one).")
+    ] = None,
+    stage: Annotated[
+        list[str] | None, typer.Option("--stage", help="Run this stage (and what it needs).")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Run the stages up to and including this one.")
+    ] = None,
+    graders: Annotated[
+        str | None, typer.Option("--graders", help="A private grader pack: directory or git URL.")
+    ] = None,
+    min_points: Annotated[
+        float | None, typer.Option("--min-points", min=0, help="Pass with this many points.")
+    ] = None,
+    reveal: Annotated[
+        bool, typer.Option("--reveal", help="Results with hidden checks in full (for graders).")
+    ] = False,
+) -> None:
+    """Grade many submissions, a few at a time, into one CSV and HTML table."""
+    items = _or_exit(cohort.submissions, submissions or [], csv_file)
+    chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
+    args = cohort.check_args(
+        lab=lab,
+        seed=chosen_seed,
+        stages=stage or (),
+        until=until,
+        graders=graders,
+        min_points=min_points,
+        reveal=reveal,
+    )
+    err.print(f"grading {len(items)} submissions, {jobs} at a time, seed {chosen_seed}")
+    try:
+        aggregate = _or_exit(cohort.grade_all, items, args, out_dir, jobs, _print_row)
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the running checks stopped what they started")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    _write_aggregate(aggregate, out_dir / "grades.csv", out_dir / "grades.html")
+    raise typer.Exit(0 if all(row.result for row in aggregate.rows) else ExitCode.FAIL)
+
+
+report_app = typer.Typer(help="Work with result files.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
+
+
+@report_app.command("merge")
+def report_merge(
+    results: Annotated[
+        list[Path], typer.Argument(help="Result JSON files, or directories holding them.")
+    ],
+    csv_path: Annotated[Path, typer.Option("--csv", help="The aggregate CSV.")] = Path(
+        "grades.csv"
+    ),
+    html_path: Annotated[Path, typer.Option("--html", help="The aggregate HTML table.")] = Path(
+        "grades.html"
+    ),
+) -> None:
+    """Merge `labctl check --json` results (one per submission) into a CSV and HTML table."""
+    _write_aggregate(_or_exit(cohort.load_results, results), csv_path, html_path)
+
+
+def _print_row(row: cohort.Row) -> None:
+    result = row.result or {}
+    verdict = result.get("verdict", "not graded")
+    points = result.get("points", {})
+    detail = f"{points['earned']}/{points['possible']} points" if points else row.problem
+    err.print(f"{escape(row.name)}  {verdict}  {escape(str(detail))}", soft_wrap=True)
+
+
+def _write_aggregate(aggregate: cohort.Aggregate, csv_path: Path, html_path: Path) -> None:
+    write_csv(aggregate, csv_path)
+    write_html(aggregate, html_path)
+    out.print(f"{len(aggregate.rows)} submissions: {csv_path}, {html_path}")
 
 
 @app.command()

@@ -136,3 +136,16 @@ def test_environment_error_is_one_annotation_and_a_summary_section() -> None:
         "::error title=labctl%3A the environment could not start::service never ready"
     ]
     assert "[your service] boom" in step_summary(result)
+
+
+def test_shipped_workflows_parse_and_the_examples_never_run_on_this_repos_pushes() -> None:
+    ci = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    assert any(".ci/run" in step.get("run", "") for step in ci["jobs"]["check"]["steps"])
+    # PyYAML reads the key `on` as True.
+    example = yaml.safe_load((ROOT / ".github" / "workflows" / "labctl-action.yml").read_text())
+    assert set(example[True]) == {"workflow_dispatch"}
+    learner = yaml.safe_load((ROOT / "docs" / "examples" / "learner-workflow.yml").read_text())
+    assert "push" in learner[True]
+    matrix = yaml.safe_load((ROOT / "docs" / "cohort-matrix.yml").read_text())
+    merge = " ".join(step.get("run", "") for step in matrix["jobs"]["merge"]["steps"])
+    assert "labctl report merge results" in merge

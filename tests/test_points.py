@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from labctl.errors import ConfigError, LabError
 from labctl.lab import load_lab
 from labctl.report.classroom import classroom_result
+from labctl.report.junit import render_junit
 from labctl.results import CheckResult, ExitCode, Result, StageResult, Status, verdict_of
 from labctl.scoring import apply_pass_mark
 from tests.conftest import ROOT, labctl, labctl_env
@@ -137,3 +139,16 @@ def _toy_lab(labs: Path, basics_line: str) -> Path:
     marker = 'slug = "basics"\n'
     (lab / "lab.toml").write_text(text.replace(marker, marker + basics_line + "\n", 1))
     return lab
+
+
+def test_junit_suites_carry_stage_points_and_the_total() -> None:
+    result = apply_pass_mark(result_of(stage_of(*HALF, weight=20), stage_of(*HALF)), 6)
+    root = ET.fromstring(render_junit(result))
+    props = [
+        {p.get("name"): p.get("value") for p in suite.iter("property")}
+        for suite in root.iter("testsuite")
+    ]
+    assert [(p["points"], p["total_points"], p["pass_mark"]) for p in props] == [
+        ("5/20", "6/24", "6"),
+        ("1/4", "6/24", "6"),
+    ]

@@ -45,10 +45,30 @@ def render_junit(result: Result, *, reveal: bool = False) -> bytes:
     root = ET.Element("testsuites", name="labctl")
     root.extend(suites)
     _set_totals(root, result.duration_s)
+    _add_points(root, result)
     ET.indent(root)
     buffer = io.BytesIO()
     ET.ElementTree(root).write(buffer, encoding="utf-8", xml_declaration=True)
     return buffer.getvalue()
+
+
+def _add_points(root: ET.Element, result: Result) -> None:
+    """Each suite's properties carry its stage's points and the run's total (and pass mark)."""
+    suites = root.findall("testsuite")
+    stages = result.stages if not result.error else ()
+    for suite, stage in zip(suites, stages, strict=False):
+        _property(suite, "points", f"{stage.points_earned}/{stage.points_possible}")
+    total = result.points
+    for suite in suites:
+        _property(suite, "total_points", f"{total['earned']}/{total['possible']}")
+        if "pass_mark" in total:
+            _property(suite, "pass_mark", str(total["pass_mark"]))
+
+
+def _property(suite: ET.Element, name: str, value: str) -> None:
+    properties = suite.find("properties")
+    assert properties is not None  # every suite is made with one
+    ET.SubElement(properties, "property", name=name, value=value)
 
 
 def _stage_suite(result: Result, stage: StageResult) -> ET.Element:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,7 @@ from labctl.errors import ConfigError
 from labctl.report.cohort import render_csv, render_html
 from tests.conftest import FIXTURES, labctl_env
 from tests.test_fixtures import SEED, outcome
+from tests.test_hygiene import HANGS, _descendants_and_strays, _finish, _wait_for
 
 SOLUTIONS = ("reference", "healthz-missing", "memory-store")
 
@@ -132,3 +135,44 @@ def test_merge_reads_result_files_and_skips_other_json_in_directories(tmp_path: 
     assert [r.name for r in aggregate.rows] == ["alice"]
     with pytest.raises(ConfigError, match="not a labctl result"):
         load_results([tmp_path / "classroom.json"])
+
+
+@pytest.mark.parametrize("how", ["terminal", "kill"], ids=["ctrl-c-in-terminal", "sigint-to-cli"])
+def test_interrupted_grade_stops_every_check_and_starts_no_more(
+    tmp_path: Path, scratch: Path, how: str
+) -> None:
+    marker = tmp_path / "check-started"
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+        run = f"{sys.executable} {HANGS}"
+        (tmp_path / name / "labctl.toml").write_text(
+            f'lab = "url-shortener"\n[service]\nrun = "{run}"\n'
+        )
+    out = tmp_path / "grades"
+    env = labctl_env(TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch), MARKER=str(marker))
+    args = ["grade", str(tmp_path / "first"), str(tmp_path / "second"), "--jobs", "1"]
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "labctl", *args, "--out", str(out)],
+        env=env,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_for(marker, 60)
+    except BaseException:
+        os.killpg(cli.pid, signal.SIGKILL)
+        cli.communicate()
+        raise
+    if how == "terminal":
+        os.killpg(cli.pid, signal.SIGINT)
+    else:
+        cli.send_signal(signal.SIGINT)
+    output = _finish(cli)
+    assert cli.returncode == 130, output
+    assert _descendants_and_strays(scratch) == []
+    assert list(scratch.iterdir()) == []
+    assert not (out / "first.json").exists()  # interrupted, not run to its end
+    assert not (out / "second.log").exists()  # never started
+    assert not (out / "grades.csv").exists()

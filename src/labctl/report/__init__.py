@@ -2,7 +2,9 @@
 
 ``render_terminal`` prints the learner's report; ``write_json`` and ``write_junit`` write files
 through ``write_atomic``, so a report file is either complete or absent. Hidden checks appear
-in every report by title and status only.
+in every report by title and status only, unless it is made with ``reveal`` (the grader's copy).
+More reporters: ``classroom`` (GitHub Classroom), ``github`` (Actions summary, annotations,
+outputs), ``cohort`` (CSV and HTML of many results), ``outputs`` (what one check writes).
 """
 
 from __future__ import annotations

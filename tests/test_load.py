@@ -3,6 +3,7 @@ inconclusive, tallies merge, nothing is left behind. Runs are a few seconds each
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ from labctl.errors import LoadError
 from labctl.load import LoadReport, Scenario, run
 from labctl.load._judge import Plan, report
 from labctl.load._tally import Tally, merge
+from tests.conftest import labctl_env
 
 SERVER = Path(__file__).parent / "services" / "fast.py"
 
@@ -107,3 +109,40 @@ def test_tallies_merge_as_histograms_not_averages() -> None:
     assert got.generator.processes == 2
     assert got.verdict == "ok"
     assert LoadReport.from_dict(got.to_dict()) == got
+
+
+def test_the_load_command_writes_its_json_and_exits_0(fast_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "load.json"
+    args = [fast_url, "--rate", "50", "--duration", "1", "--warmup", "0", "--json", str(out)]
+    run = _cli("load", *args)
+    assert run.returncode == 0, run.stderr
+    assert "from intended send" in run.stdout
+    data = json.loads(out.read_text())
+    assert data["schema"] == "labctl.load/v1"
+    assert data["verdict"] == "ok"
+    assert data["offered_rps"] == 50
+    assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p999", "max"}
+    assert {"achieved_rps", "late_sends", "errors"} <= set(data)
+
+
+def test_the_load_command_exits_4_when_the_generator_cannot_keep_up(fast_url: str) -> None:
+    run = _cli("load", fast_url, "--rate", "40000", "--duration", "1", "--processes", "1")
+    assert run.returncode == 4, run.stdout + run.stderr
+    assert "inconclusive" in run.stdout
+
+
+def test_the_load_command_rejects_a_url_that_is_not_http() -> None:
+    run = _cli("load", "localhost:8080", "--rate", "10", "--duration", "1")
+    assert run.returncode == 2
+    assert "not an http:// URL" in run.stderr
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "labctl", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=labctl_env(COLUMNS="200"),
+        check=False,
+    )

@@ -22,10 +22,12 @@ from rich.table import Table
 
 from labctl import __version__
 from labctl._net import free_port
-from labctl.errors import LabctlError, SubmissionError
+from labctl.errors import ConfigError, LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
+from labctl.load import Scenario, as_json, summary
+from labctl.load import run as run_load
 from labctl.progress import Event
-from labctl.report import render_terminal, write_json, write_junit
+from labctl.report import render_terminal, write_atomic, write_json, write_junit
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode, Result, Status, worst
 from labctl.runner import run_check
@@ -135,6 +137,64 @@ def check(
     if worker_log is not None:
         err.print(f"[dim]grader output: {worker_log}[/]")
     raise typer.Exit(result.exit_code)
+
+
+@app.command("load")
+def load_command(
+    url: Annotated[str, typer.Argument(help="The service to load, e.g. http://127.0.0.1:8080.")],
+    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Requests per second to send.")],
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Seconds measured (after the warm-up).")
+    ],
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="Request path, repeatable (sent in turn).")
+    ] = None,
+    ok_status: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--ok-status", help="A status that is not an error (default 200); repeatable."
+        ),
+    ] = None,
+    warmup: Annotated[
+        float, typer.Option("--warmup", min=0.0, help="Seconds sent first and not measured.")
+    ] = 1.0,
+    processes: Annotated[
+        int | None, typer.Option("--processes", min=1, help="Worker processes (default: cores).")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON.")
+    ] = None,
+) -> None:
+    """Send requests on a fixed schedule and report latency; exit 4 if the schedule slipped."""
+    scenario = _or_exit(_scenario, url, path or ["/"], ok_status or [200])
+    try:
+        report = _or_exit(
+            run_load,
+            url,
+            scenario,
+            rate=rate,
+            duration_s=duration,
+            warmup_s=warmup,
+            processes=processes,
+        )
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the load generator has been stopped")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    out.print(escape(summary(report)))
+    for reason in report.reasons:
+        out.print(f"[yellow]inconclusive[/]: {escape(reason)}")
+    if json_path is not None:
+        write_atomic(json_path, as_json(report))
+    raise typer.Exit(ExitCode.INCONCLUSIVE if report.inconclusive else ExitCode.PASS)
+
+
+def _scenario(url: str, paths: list[str], ok_status: list[int]) -> Scenario:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{url!r} is not an http:// URL", hint="e.g. http://127.0.0.1:8080")
+    try:
+        return Scenario.get(*paths, ok_status=ok_status)
+    except ValueError as exc:
+        raise ConfigError(f"--path: {exc}", hint="e.g. --path /healthz") from None
 
 
 @app.command()

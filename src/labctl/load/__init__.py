@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from labctl.load._model import Generator, LoadReport, Percentiles, Scenario, Second
 from labctl.load._run import default_processes, run
+from labctl.load._text import as_json, percentile_table, summary, worst_seconds
 
 __all__ = [
     "Generator",
@@ -23,6 +24,10 @@ __all__ = [
     "Percentiles",
     "Scenario",
     "Second",
+    "as_json",
     "default_processes",
+    "percentile_table",
     "run",
+    "summary",
+    "worst_seconds",
 ]

@@ -27,7 +27,7 @@ from labctl.lab import Lab, list_labs, load_lab
 from labctl.load import Scenario, as_json, summary
 from labctl.load import run as run_load
 from labctl.progress import Event
-from labctl.report import render_terminal, write_atomic, write_json, write_junit
+from labctl.report import render_terminal, write_atomic, write_html, write_json, write_junit
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode, Result, Status, worst
 from labctl.runner import run_check
@@ -100,6 +100,10 @@ def check(
     junit_path: Annotated[
         Path | None, typer.Option("--junit", help="Also write the result as JUnit XML.")
     ] = None,
+    html_path: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report, with load plots."),
+    ] = None,
     ready_timeout: Annotated[
         float | None,
         typer.Option(
@@ -134,6 +138,8 @@ def check(
         err.print("[yellow]interrupted[/]: everything labctl started has been stopped")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     _report(result, json_path, junit_path, verbose)
+    if html_path is not None:
+        write_html(result, html_path)
     if worker_log is not None:
         err.print(f"[dim]grader output: {worker_log}[/]")
     raise typer.Exit(result.exit_code)

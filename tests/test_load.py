@@ -135,6 +135,9 @@ def test_the_load_command_rejects_a_url_that_is_not_http() -> None:
     run = _cli("load", "localhost:8080", "--rate", "10", "--duration", "1")
     assert run.returncode == 2
     assert "not an http:// URL" in run.stderr
+    run = _cli("load", "http://127.0.0.1:8080/abc", "--rate", "10", "--duration", "1")
+    assert run.returncode == 2
+    assert "--path /abc" in " ".join(run.stderr.split())
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

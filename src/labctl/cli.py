@@ -197,6 +197,13 @@ def load_command(
 def _scenario(url: str, paths: list[str], ok_status: list[int]) -> Scenario:
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"{url!r} is not an http:// URL", hint="e.g. http://127.0.0.1:8080")
+    scheme, _, after = url.partition("//")
+    host, _, rest = after.partition("/")
+    if rest:
+        raise ConfigError(
+            f"{url!r} has a path; the URL names the service only",
+            hint=f"pass the path with --path: labctl load {scheme}//{host} --path /{rest}",
+        )
     try:
         return Scenario.get(*paths, ok_status=ok_status)
     except ValueError as exc:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from labctl._net import free_port, poll, port_open
@@ -149,3 +150,25 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
         env=labctl_env(COLUMNS="200"),
         check=False,
     )
+
+
+def test_a_killed_caller_leaves_no_load_process_behind(fast_url: str) -> None:
+    code = (
+        "from labctl.load import run, Scenario\n"
+        f"run({fast_url!r}, Scenario.get('/'), rate=50, duration_s=60, processes=1)\n"
+    )
+    caller = subprocess.Popen([sys.executable, "-c", code], env=labctl_env())
+    try:
+        assert poll(lambda: len(_children(caller.pid)) == 2, timeout_s=30)
+        children = _children(caller.pid)
+    finally:
+        caller.kill()
+        caller.wait()
+    assert poll(lambda: not any(psutil.pid_exists(p) for p in children), timeout_s=15)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [c.pid for c in psutil.Process(pid).children()]
+    except psutil.NoSuchProcess:
+        return []

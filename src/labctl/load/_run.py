@@ -3,12 +3,14 @@
 ``run()`` writes the plan to a private temp directory, starts a locust master and one worker per
 core as child processes of the same Python, waits (bounded) for the master's report, and
 returns it as a ``LoadReport``. Whatever happens (an error, a timeout, Ctrl-C), every child is
-stopped and the temp directory removed.
+stopped and the temp directory removed; if this process is killed, its children get SIGTERM
+from the kernel (parent-death signal).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -25,6 +27,7 @@ from labctl.load._model import LoadReport, Scenario
 READY_TIMEOUT_S = 60.0  # importing locust takes seconds on a busy machine, per process
 EXIT_GRACE_S = 5.0
 LOG_LINES = 20
+PR_SET_PDEATHSIG = 1
 
 
 def default_processes() -> int:
@@ -103,7 +106,13 @@ def _spawn(args: list[str], sink: IO[bytes]) -> subprocess.Popen[bytes]:
         stdout=sink,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches us alone; we stop the children ourselves
+        preexec_fn=_die_with_parent,
     )
+
+
+def _die_with_parent() -> None:
+    """A child gets SIGTERM if this process dies without stopping it (SIGKILL, a crash)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:

@@ -4,6 +4,7 @@ inconclusive, tallies merge, nothing is left behind. Runs are a few seconds each
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -172,3 +173,15 @@ def _children(pid: int) -> list[int]:
         return [c.pid for c in psutil.Process(pid).children()]
     except psutil.NoSuchProcess:
         return []
+
+
+def test_a_service_that_never_answers_gives_timeouts_not_an_inconclusive_run() -> None:
+    with socket.socket() as listener:  # accepts connections (the kernel does), never answers
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(256)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        scenario = Scenario(paths=("/",), timeout_s=1.0)
+        got = run(url, scenario, rate=20, duration_s=1, warmup_s=0, processes=1)
+    assert got.verdict == "ok"
+    assert got.errors["timeout"] == got.sent == 20
+    assert got.latency_ms.p50 >= 1000

@@ -33,6 +33,9 @@ from labctl.load._tally import Tally  # noqa: E402
 
 POOL = 512  # connections per worker: enough for a stalled service at the rates we send
 YIELD_EVERY = 16  # when behind schedule, let answers be read between bursts of sends
+# gevent's timers wake up to 1 ms late (epoll waits in whole milliseconds): aim a little early
+# so sends leave within about half a millisecond either side of their slot.
+WAKE_EARLY_S = 0.0006
 GIVE_UP_LAG_S = 1.0  # this far behind, the run is inconclusive anyway: stop sending
 
 
@@ -73,7 +76,7 @@ class Schedule:
         for k in range(self.index, self.slots, self.count):
             if k >= self.warm_slots and not measuring:  # the generator's CPU counts from here
                 cpu0, wall0, measuring = cpu_s(), time.perf_counter(), True
-            delay = self.base + k / self.rate - time.perf_counter()
+            delay = self.base + k / self.rate - time.perf_counter() - WAKE_EARLY_S
             if delay > 0:
                 gevent.sleep(delay)
                 behind = 0
@@ -93,31 +96,47 @@ class Schedule:
     def send(self, k: int) -> None:
         slot = self.base + k / self.rate
         sent = time.perf_counter()
-        response = self.session.request(
-            self.scenario.method,
-            self.scenario.paths[k % len(self.scenario.paths)],
-            data=self.scenario.body,
-            headers=dict(self.scenario.headers) or None,
-        )
+        response = self._request(self.scenario.paths[k % len(self.scenario.paths)])
         done = time.perf_counter()
         if k < self.warm_slots:
             return
         second = int((k - self.warm_slots) / self.rate)
         self.tally.first_slot = min(self.tally.first_slot, self.plan["start_at"] + k / self.rate)
         self.tally.last_done = max(self.tally.last_done, time.time())
-        self.tally.record(second, sent - slot, done - slot, done - sent)
+        # A request that left a little early counts from when it left, never less.
+        self.tally.record(second, sent - slot, done - min(slot, sent), done - sent)
         self._classify(second, response)
+
+    def _request(self, path: str) -> Any:
+        """The answer, or None when none came within the timeout (waiting for a free
+        connection included, so every request is tallied, however stuck the service is)."""
+        try:
+            with gevent.Timeout(self.scenario.timeout_s):
+                return self.session.request(
+                    self.scenario.method,
+                    path,
+                    data=self.scenario.body,
+                    headers=dict(self.scenario.headers) or None,
+                )
+        except gevent.Timeout:
+            return None
 
     def _classify(self, second: int, response: Any) -> None:
         status = int(getattr(response, "status_code", 0) or 0)
         error = getattr(response, "error", None)
         if status == 0:
-            timed_out = isinstance(error, TimeoutError | gevent.Timeout)
+            timed_out = response is None or _timed_out(error)
             self.tally.error(second, "timeout" if timed_out else "connection")
         elif status not in self.scenario.ok_status:
             self.tally.error(second, "status", status)
         else:
             self.tally.answered(status)
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    # geventhttpclient wraps the socket's timeout: RetriesExceeded(..., original=timeout).
+    cause = getattr(error, "original", None) or error
+    return isinstance(cause, TimeoutError | gevent.Timeout)
 
 
 def _session(env: Environment, url: str, scenario: Scenario) -> FastHttpSession:

@@ -107,6 +107,20 @@ def test_lab_with_no_dependencies_runs_everything_in_order(tmp_path: Path) -> No
         "slow",
         "buggy",
         "secret",
+        "load",
     ]
     assert run.report["verdict"] == "error"  # the grader bug outranks the failures
     assert run.code == 3
+
+
+def test_an_overloaded_load_generator_makes_the_check_inconclusive(tmp_path: Path) -> None:
+    run = toy(tmp_path, "--stage", "load")
+    assert run.code == 4, run.stdout
+    assert run.report is not None
+    assert run.report["verdict"] == "inconclusive"
+    check = stage(run.report, "load")["checks"][0]
+    assert check["status"] == "inconclusive"
+    assert "no verdict" in check["message"]
+    assert "generator" in check["message"]
+    assert check["load"][0]["verdict"] == "inconclusive"
+    assert "INCONCLUSIVE" in run.stdout

@@ -23,6 +23,7 @@ def test_bundled_labs_load() -> None:
         "alias",
         "stats",
         "persistence",
+        "latency",
     ]
     assert {d.env for d in lab.dependencies} == {"DATABASE_URL", "REDIS_URL"}
     assert lab.spec_path.is_file()
@@ -64,6 +65,15 @@ def test_unknown_stage_names_the_known_ones() -> None:
     assert "redirect" in info.value.hint
 
 
+def test_budgets_are_read_from_lab_toml() -> None:
+    budget = load_lab("url-shortener").budget("latency")
+    assert (budget.rate, budget.p99_ms, budget.max_error_rate) == (100, 100, 0.0)
+    assert budget.min_achieved_rps == 95
+    with pytest.raises(LabError, match="no budget 'throughput'") as info:
+        load_lab("url-shortener").budget("throughput")
+    assert "[budgets.throughput]" in info.value.hint
+
+
 def test_unknown_lab_lists_the_labs() -> None:
     with pytest.raises(LabError) as info:
         load_lab("url-shortner")
@@ -92,6 +102,21 @@ def _broken_lab(tmp_path: Path, old: str, new: str) -> Path:
         ('graders = "url_shortener"', 'graders = "nope"', "", "--graders"),
         ('id = "url-shortener"', 'id = "shortener"', "id", "same"),
         ("[[stages]]", "[[stages]", "", "fix the syntax"),
+        ("p99_ms = 100", 'p99_ms = "fast"', "budgets.latency.p99_ms", "positive number"),
+        ("rate = 100 ", "ratee = 100 ", "budgets.latency.rate", "add rate"),
+        ("max_error_rate = 0.0", "max_error_rate = 2", "budgets.latency.max_error_rate", "0 to 1"),
+        (
+            "min_achieved_rps = 95",
+            "min_achieved_rps = 500",
+            "budgets.latency.min_achieved_rps",
+            "lower",
+        ),
+        (
+            "[budgets.latency]",
+            "[budgets]\nlatency = 3\n[budgetz]",
+            "budgets.latency",
+            "[budgets.latency]",
+        ),
     ],
 )
 def test_invalid_lab_toml_names_file_key_and_fix(

@@ -26,8 +26,13 @@ def test_labctl_exports() -> None:
 
 def test_grading_exports() -> None:
     assert labctl.grading.__all__ == [
+        "Budget",
         "Failure",
         "Http",
+        "Lab",
+        "Load",
+        "LoadReport",
+        "Scenario",
         "Service",
         "expect",
         "hidden",

@@ -24,10 +24,14 @@ from labctl import __version__, cohort
 from labctl._net import free_port
 from labctl.checkrun import CheckRequest
 from labctl.checkrun import check as run_request
-from labctl.errors import LabctlError, SubmissionError
+from labctl.errors import ConfigError, LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
+from labctl.load import Scenario, as_json, summary
+from labctl.load import run as run_load
 from labctl.progress import Event
-from labctl.report.cohort import write_csv, write_html
+from labctl.report import write_atomic
+from labctl.report.cohort import write_csv
+from labctl.report.cohort import write_html as write_cohort_html
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode, Status, worst
@@ -100,6 +104,10 @@ def check(
     junit_path: Annotated[
         Path | None, typer.Option("--junit", help="Also write the result as JUnit XML.")
     ] = None,
+    html_path: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report, with load plots."),
+    ] = None,
     ready_timeout: Annotated[
         float | None,
         typer.Option(
@@ -164,12 +172,77 @@ def check(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: everything labctl started has been stopped")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
-    outputs = Outputs(json_path, junit_path, classroom_path, github, reveal, verbose)
+    outputs = Outputs(json_path, junit_path, classroom_path, github, reveal, verbose, html_path)
     write_outputs(result, out, outputs)
     worker_log = request.worker_log
     if worker_log is not None:
         err.print(f"[dim]grader output: {worker_log}[/]")
     raise typer.Exit(result.exit_code)
+
+
+@app.command("load")
+def load_command(
+    url: Annotated[str, typer.Argument(help="The service to load, e.g. http://127.0.0.1:8080.")],
+    rate: Annotated[float, typer.Option("--rate", min=0.1, help="Requests per second to send.")],
+    duration: Annotated[
+        float, typer.Option("--duration", min=0.1, help="Seconds measured (after the warm-up).")
+    ],
+    path: Annotated[
+        list[str] | None, typer.Option("--path", help="Request path, repeatable (sent in turn).")
+    ] = None,
+    ok_status: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--ok-status", help="A status that is not an error (default 200); repeatable."
+        ),
+    ] = None,
+    warmup: Annotated[
+        float, typer.Option("--warmup", min=0.0, help="Seconds sent first and not measured.")
+    ] = 1.0,
+    processes: Annotated[
+        int | None, typer.Option("--processes", min=1, help="Worker processes (default: cores).")
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON.")
+    ] = None,
+) -> None:
+    """Send requests on a fixed schedule and report latency; exit 4 if the schedule slipped."""
+    scenario = _or_exit(_scenario, url, path or ["/"], ok_status or [200])
+    try:
+        report = _or_exit(
+            run_load,
+            url,
+            scenario,
+            rate=rate,
+            duration_s=duration,
+            warmup_s=warmup,
+            processes=processes,
+        )
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: the load generator has been stopped")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    out.print(escape(summary(report)))
+    for reason in report.reasons:
+        out.print(f"[yellow]inconclusive[/]: {escape(reason)}")
+    if json_path is not None:
+        write_atomic(json_path, as_json(report))
+    raise typer.Exit(ExitCode.INCONCLUSIVE if report.inconclusive else ExitCode.PASS)
+
+
+def _scenario(url: str, paths: list[str], ok_status: list[int]) -> Scenario:
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{url!r} is not an http:// URL", hint="e.g. http://127.0.0.1:8080")
+    scheme, _, after = url.partition("//")
+    host, _, rest = after.partition("/")
+    if rest:
+        raise ConfigError(
+            f"{url!r} has a path; the URL names the service only",
+            hint=f"pass the path with --path: labctl load {scheme}//{host} --path /{rest}",
+        )
+    try:
+        return Scenario.get(*paths, ok_status=ok_status)
+    except ValueError as exc:
+        raise ConfigError(f"--path: {exc}", hint="e.g. --path /healthz") from None
 
 
 @app.command()
@@ -262,7 +335,7 @@ def _print_row(row: cohort.Row) -> None:
 
 def _write_aggregate(aggregate: cohort.Aggregate, csv_path: Path, html_path: Path) -> None:
     write_csv(aggregate, csv_path)
-    write_html(aggregate, html_path)
+    write_cohort_html(aggregate, html_path)
     out.print(f"{len(aggregate.rows)} submissions: {csv_path}, {html_path}")
 
 

@@ -8,7 +8,10 @@
     │   └── SubmissionError      the learner's labctl.toml or --run/--path is invalid
     └── SetupError               exit 3: the environment could not be brought up
         ├── DependencyError      Postgres, Redis, ... could not be found or started
-        └── ServiceError         the learner's service could not be built or never became ready
+        ├── ServiceError         the learner's service could not be built or never became ready
+        └── LoadError            the load generator's processes could not start or report
+
+    Inconclusive(Exception)      exit 4: no fair verdict (the load generator fell behind)
 
     Failure(AssertionError)      exit 1: the learner's service did something wrong
                                  (expected, got, hint, and the exchanges that show it)
@@ -73,6 +76,24 @@ class ServiceError(SetupError):
     """The learner's service failed to build, exited early, or never became ready."""
 
     log_source = "your service"
+
+
+class LoadError(SetupError):
+    """The load generator's processes could not start, connect or report back."""
+
+    log_source = "load generator"
+
+
+class Inconclusive(Exception):
+    """No fair verdict can be given: the load generator could not hold its schedule.
+
+    Never a ``Failure``: the learner's service is not at fault. The check is ``inconclusive``.
+    """
+
+    def __init__(self, message: str, *, details: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
 
 
 @dataclass(frozen=True)

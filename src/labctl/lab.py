@@ -10,7 +10,7 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +48,24 @@ class ServiceSpec:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """A load budget from lab.toml ``[budgets.<name>]``: the load to send and what must hold.
+
+    ``rate`` req/s for ``duration`` seconds after ``warmup`` seconds; the 99th percentile of
+    latency (from the intended send time) at most ``p99_ms``; at most ``max_error_rate`` of the
+    requests answered wrongly; at least ``min_achieved_rps`` answered per second.
+    """
+
+    name: str
+    rate: float
+    duration_s: float
+    p99_ms: float
+    warmup_s: float = 1.0
+    max_error_rate: float = 0.0
+    min_achieved_rps: float = 0.0
+
+
+@dataclass(frozen=True)
 class Lab:
     id: str
     title: str
@@ -58,6 +76,7 @@ class Lab:
     service: ServiceSpec
     dependencies: tuple[Dependency, ...]
     stages: tuple[Stage, ...]
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
 
     @property
     def spec_path(self) -> Path:
@@ -69,6 +88,15 @@ class Lab:
                 return stage
         known = ", ".join(s.slug for s in self.stages)
         raise LabError(f"lab {self.id!r} has no stage {slug!r}", hint=f"its stages are: {known}")
+
+    def budget(self, name: str) -> Budget:
+        if name not in self.budgets:
+            known = ", ".join(self.budgets) or "none"
+            raise LabError(
+                f"lab {self.id!r} has no budget {name!r} (its budgets: {known})",
+                hint=f"add a [budgets.{name}] table to lab.toml",
+            )
+        return self.budgets[name]
 
     def select(self, only: tuple[str, ...] = (), until: str | None = None) -> tuple[Stage, ...]:
         """The stages to run, in lab order: ``only`` and all they need, or those up to ``until``."""
@@ -158,6 +186,9 @@ def _parse_lab(data: Mapping[str, Any], root: Path, path: Path, graders: Path | 
             _parse_dependency(r, name, spec) for name, spec in r.table(data, "dependencies").items()
         ),
         stages=stages,
+        budgets={
+            name: _parse_budget(r, name, spec) for name, spec in r.table(data, "budgets").items()
+        },
     )
 
 
@@ -197,6 +228,30 @@ def _parse_stage(r: _Reader, data: Mapping[str, Any], index: int) -> Stage:
         timeout_s=r.number(data, "timeout", default=30.0, where=where),
         points=r.number(data, "points", where=where) if "points" in data else None,
         partial=r.boolean(data, "partial", default=True, where=where),
+    )
+
+
+def _parse_budget(r: _Reader, name: str, data: Any) -> Budget:
+    where = f"budgets.{name}"
+    if not isinstance(data, dict):
+        r.fail(where, "is not a table", f"write it as [{where}] with rate, duration and p99_ms")
+    rate = r.number(data, "rate", where=where)
+    error_rate = data.get("max_error_rate", 0.0)
+    if isinstance(error_rate, bool) or not isinstance(error_rate, int | float):
+        r.fail(f"{where}.max_error_rate", f"is {error_rate!r}", "use a fraction such as 0.001")
+    if not 0 <= error_rate <= 1:
+        r.fail(f"{where}.max_error_rate", f"is {error_rate!r}", "use a fraction from 0 to 1")
+    achieved = r.number(data, "min_achieved_rps", default=0.95 * rate, where=where)
+    if achieved > rate:
+        r.fail(f"{where}.min_achieved_rps", f"is {achieved:g}, above the rate {rate:g}", "lower it")
+    return Budget(
+        name=name,
+        rate=rate,
+        duration_s=r.number(data, "duration", where=where),
+        p99_ms=r.number(data, "p99_ms", where=where),
+        warmup_s=r.number(data, "warmup", default=1.0, where=where),
+        max_error_rate=float(error_rate),
+        min_achieved_rps=achieved,
     )
 
 

@@ -45,6 +45,7 @@ class CheckResult:
     hint: str = ""
     curl: tuple[str, ...] = ()
     log: tuple[str, ...] = ()
+    load: tuple[Mapping[str, Any], ...] = ()  # LoadReport.to_dict() of each load run
 
     @property
     def earned(self) -> int:
@@ -70,6 +71,8 @@ class CheckResult:
             data["curl"] = list(self.curl)
         if self.log:
             data["log"] = list(self.log)
+        if self.load:
+            data["load"] = [dict(run) for run in self.load]
         return data
 
     @classmethod
@@ -87,6 +90,7 @@ class CheckResult:
             hint=data.get("hint", ""),
             curl=tuple(data.get("curl", ())),
             log=tuple(data.get("log", ())),
+            load=tuple(data.get("load", ())),
         )
 
 

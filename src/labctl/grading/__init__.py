@@ -11,7 +11,8 @@
 
 Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, ``kill()``,
 ``restart()``, ``start()``), ``http`` (an ``Http`` client on it), ``deps`` (name -> dependency
-handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``.
+handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``, ``load`` (a
+``Load``: ``load.run(Scenario.get(...), budget=lab.budget("latency"))`` -> ``LoadReport``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ import pytest
 from labctl.errors import Failure
 from labctl.grading import expect
 from labctl.grading.http import Http
+from labctl.grading.load import Load
+from labctl.lab import Budget, Lab
+from labctl.load import LoadReport, Scenario
 from labctl.service import Service
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -46,4 +50,17 @@ def hidden(check: F) -> F:
     return marked
 
 
-__all__ = ["Failure", "Http", "Service", "expect", "hidden", "points", "stage"]
+__all__ = [
+    "Budget",
+    "Failure",
+    "Http",
+    "Lab",
+    "Load",
+    "LoadReport",
+    "Scenario",
+    "Service",
+    "expect",
+    "hidden",
+    "points",
+    "stage",
+]

@@ -18,6 +18,13 @@ from typing import Any
 import httpx
 
 from labctl.errors import Failure
+
+# Load budgets live in _budgets; re-exported so graders find every assertion under expect.
+from labctl.grading._budgets import achieved_rate_at_least as achieved_rate_at_least
+from labctl.grading._budgets import error_rate_at_most as error_rate_at_most
+from labctl.grading._budgets import p99_at_most as p99_at_most
+from labctl.grading._budgets import schedule_held as schedule_held
+from labctl.grading._budgets import within_budget as within_budget
 from labctl.grading.http import body_text, exchange, headers_got
 
 REDIRECTS = (301, 302, 307, 308)

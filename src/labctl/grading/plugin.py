@@ -2,9 +2,10 @@
 
 Registered explicitly (``pytest.main(args, plugins=[LabctlPlugin(...)])``) in the grading child
 process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``rng``, ``lab``,
-``seed``), the markers (``stage``, ``points``, ``hidden``), runs checks in lab.toml's stage order,
-skips a stage whose ``needs`` did not pass, enforces each stage's timeout, attaches the service's
-own log lines to a failing check, and collects everything into ``StageResult``s.
+``seed``, ``load``), the markers (``stage``, ``points``, ``hidden``), runs checks in lab.toml's
+stage order, skips a stage whose ``needs`` did not pass, enforces each stage's timeout, attaches
+the service's own log lines to a failing check, turns ``Inconclusive`` into an inconclusive
+check, and collects everything into ``StageResult``s.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Any
 import pytest
 
 from labctl.environment import Environment
-from labctl.errors import Failure, ServiceError
+from labctl.errors import Failure, Inconclusive, ServiceError
 from labctl.grading.http import Http
+from labctl.grading.load import Load
 from labctl.lab import Lab, Stage
 from labctl.progress import Event
 from labctl.results import CheckResult, StageResult, Status, stage_status
@@ -145,6 +147,17 @@ class LabctlPlugin:
             yield client
 
     @pytest.fixture
+    def load(self, request: pytest.FixtureRequest) -> Load:
+        """Open-model load on the service; each report is kept on the check's result."""
+        assert self._env.service is not None
+        check = self._checks[request.node.nodeid]
+
+        def keep(report: Any) -> None:
+            check.fields["load"] = (*check.fields.get("load", ()), report.to_dict())
+
+        return Load(self._env.service.url, keep)
+
+    @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> random.Random:
         """Random inputs, the same for the same seed and check whatever else runs."""
         return random.Random(f"{self._env.seed}/{_check_id(request.node)}")
@@ -242,7 +255,10 @@ class LabctlPlugin:
             check.fields["message"] = _skip_reason(report)
             return
         exc = call.excinfo.value if call.excinfo else None
-        if isinstance(exc, Failure):
+        if isinstance(exc, Inconclusive):
+            check.status = Status.INCONCLUSIVE
+            check.fields["message"] = f"{exc.message}\n{exc.details}".strip()
+        elif isinstance(exc, Failure):
             check.status = Status.FAIL
             check.fields.update(_failure_fields(exc))
         elif isinstance(exc, AssertionError) and report.when == "call":

@@ -1,5 +1,5 @@
 """Every report one ``labctl check`` writes, chosen by its flags: terminal, JSON, JUnit, Classroom,
-GitHub Actions, and the stability table of a ``--repeat`` run.
+GitHub Actions, HTML, and the stability table of a ``--repeat`` run.
 
 ``reveal`` (the grader's report) shows hidden checks in full in every one of them.
 """
@@ -15,6 +15,7 @@ from rich.table import Table
 
 from labctl.report.classroom import write_classroom
 from labctl.report.github import report_to_github
+from labctl.report.html import write_html
 from labctl.report.json import write_json
 from labctl.report.junit import write_junit
 from labctl.report.terminal import render_terminal
@@ -29,6 +30,7 @@ class Outputs:
     github: bool = False
     reveal: bool = False
     verbose: bool = False
+    html: Path | None = None
 
 
 def write_outputs(result: Result, console: Console, outputs: Outputs) -> None:
@@ -41,6 +43,8 @@ def write_outputs(result: Result, console: Console, outputs: Outputs) -> None:
         write_junit(result, outputs.junit, reveal=outputs.reveal)
     if outputs.classroom is not None:
         write_classroom(result, outputs.classroom, reveal=outputs.reveal)
+    if outputs.html is not None:
+        write_html(result, outputs.html, reveal=outputs.reveal)
     if outputs.github:
         report_to_github(result, sys.stdout, reveal=outputs.reveal)
 

@@ -1,0 +1,120 @@
+"""The open-model engine (labctl.load) against plain locust and wrk, side by side.
+
+Against nginx on loopback (Debian's nginx-light; wrk from Debian too):
+
+1. maximum sustained rate: the engine's highest rate whose schedule it held (rates rising by
+   x1.25 until it is inconclusive), plain locust's FastHttpUser closed loop with the same
+   process count, and wrk (the ceiling); each one's CPU per request (all its processes,
+   start-up included; the engine's measured-window figure too). The engine should reach at
+   least 0.8x plain locust.
+2. the p99 each reports at a rate all three hold (locust paced by constant_throughput, wrk by a
+   per-request delay).
+3. the stall probe: a server that stops answering for 100 ms once a second, at a fixed rate.
+   The true p99 comes from the schedule (a slot at t waits for the stall to end, plus the
+   service time); the engine must be within 10% of it; plain locust and wrk under-report it.
+
+Usage: python benchmarks/load_engine.py [--processes N] [--seconds S] [--rate R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from _load_tools import Figures, children_cpu, nginx, plain_locust, stalling, wrk
+
+from labctl.load import LoadReport, Scenario, default_processes, run
+
+STALL_MS = 100.0
+
+
+def engine(url: str, rate: float, seconds: float, processes: int) -> tuple[Figures, LoadReport]:
+    cpu0 = children_cpu()
+    report = run(url, Scenario.get("/"), rate=rate, duration_s=seconds, processes=processes)
+    cpu = children_cpu() - cpu0
+    figures = Figures("engine", report.achieved_rps, report.latency_ms.p99, cpu, report.sent)
+    return figures, report
+
+
+def engine_max(url: str, seconds: float, processes: int) -> tuple[Figures, LoadReport]:
+    rate, best = 500.0, None
+    while True:
+        figures, report = engine(url, rate, seconds, processes)
+        held = not report.inconclusive and report.achieved_rps >= 0.95 * rate
+        print(f"  engine at {rate:7.0f} req/s: {'held' if held else 'NOT held'} {report.reasons}")
+        if not held:
+            break
+        best, rate = (figures, report), rate * 1.25
+    if best is None:
+        raise SystemExit("the engine held no rate at all: is the machine overloaded?")
+    return best
+
+
+def true_p99(report: LoadReport, stall_ms: float, service_ms: float) -> float:
+    """The p99 a perfect client sees: each slot waits for the stall it falls in, if any."""
+    slots = round(report.offered_rps * report.duration_s)
+    waits = []
+    for k in range(slots):
+        into = ((report.started_at + k / report.offered_rps) % 1.0) * 1000
+        waits.append(max(0.0, stall_ms - into) + service_ms)
+    waits.sort()
+    return waits[min(len(waits) - 1, int(0.99 * len(waits)))]
+
+
+def row(f: Figures, extra: str = "") -> None:
+    print(
+        f"  {f.tool:<7} {f.rps:>9.0f} req/s  p99 {f.p99_ms:>8.2f} ms  "
+        f"{f.cpu_ms_per_request:>7.3f} ms CPU/request  {extra}"
+    )
+
+
+def max_rates(url: str, seconds: float, processes: int) -> Figures:
+    print(f"\n1. maximum sustained rate against nginx ({processes} processes, {seconds:g} s runs)")
+    best, report = engine_max(url, seconds, processes)
+    locust = plain_locust(url, users=32 * processes, processes=processes, seconds=seconds + 1)
+    ceiling = wrk(url, threads=processes, connections=32, seconds=seconds)
+    row(best, f"(measured window: {report.generator.cpu_ms_per_request:.3f} ms/request)")
+    row(locust, "(closed loop, 32 users per process)")
+    row(ceiling, "(closed loop, 32 connections)")
+    print(f"  engine / plain locust: {best.rps / locust.rps:.2f}x (target >= 0.8x)")
+    print(f"  engine / wrk:          {best.rps / ceiling.rps:.3f}x")
+    return locust
+
+
+def same_rate(url: str, rate: float, seconds: float, processes: int) -> None:
+    print(f"\n2. reported p99 at {rate:g} req/s against nginx")
+    row(engine(url, rate, seconds, processes)[0], "(open model, from intended send)")
+    row(plain_locust(url, users=20, processes=processes, seconds=seconds + 1, rate=rate))
+    row(wrk(url, threads=processes, connections=20, seconds=seconds, rate=rate))
+
+
+def stall_probe(rate: float, seconds: float, processes: int) -> None:
+    print(f"\n3. stall probe: {STALL_MS:g} ms stall once a second, {rate:g} req/s, {seconds:g} s")
+    with stalling(STALL_MS) as url:
+        figures, report = engine(url, rate, seconds, processes)
+        truth = true_p99(report, STALL_MS, report.service_latency_ms.p50)
+        locust = plain_locust(url, users=20, processes=processes, seconds=seconds + 1, rate=rate)
+        ceiling = wrk(url, threads=processes, connections=20, seconds=seconds, rate=rate)
+    print(f"  true p99 from the schedule: {truth:.1f} ms")
+    for f in (figures, locust, ceiling):
+        row(f, f"p99 / true p99 = {f.p99_ms / truth:.2f}")
+    error = abs(figures.p99_ms - truth) / truth
+    print(f"  engine within {error:.1%} of the true p99 (target <= 10%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--processes", type=int, default=default_processes())
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=1000.0, help="rate for parts 2 and 3")
+    args = parser.parse_args()
+    print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
+    with nginx() as url:
+        max_rates(url, args.seconds, args.processes)
+        same_rate(url, args.rate, args.seconds, args.processes)
+    stall_probe(min(args.rate, 500), args.seconds * 2, args.processes)
+    print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Budget assertions on a ``LoadReport``, re-exported by ``expect``.
+
+A report whose generator could not hold the schedule raises ``Inconclusive`` before any budget
+is judged. A p99 over budget is a ``Failure`` only when it stays over budget after taking off
+the generator's own send lag (its p99); otherwise the check is inconclusive too. Every failure
+shows the percentile table and the worst seconds.
+"""
+
+from __future__ import annotations
+
+from labctl.errors import Failure, Inconclusive
+from labctl.lab import Budget
+from labctl.load import LoadReport, percentile_table, summary, worst_seconds
+
+
+def schedule_held(report: LoadReport) -> None:
+    """The generator held its schedule, so the figures describe the service."""
+    if report.inconclusive:
+        raise Inconclusive(
+            "no verdict: " + "; ".join(report.reasons),
+            details=summary(report),
+        )
+
+
+def p99_at_most(report: LoadReport, budget_ms: float) -> None:
+    schedule_held(report)
+    got = report.latency_ms.p99
+    if got <= budget_ms:
+        return
+    lag = report.send_lag_ms.p99
+    if got - lag <= budget_ms:  # the generator's own lateness could account for the excess
+        raise Inconclusive(
+            f"no verdict: p99 was {got:.1f} ms (budget {budget_ms:g} ms), but the generator's "
+            f"own sends were up to {lag:.1f} ms late (p99), enough to explain the difference",
+            details=summary(report),
+        )
+    raise _failure(
+        report,
+        f"p99 latency at {report.offered_rps:g} req/s was {got:.1f} ms",
+        expected=f"p99 ≤ {budget_ms:g} ms",
+        got=f"p99 = {got:.1f} ms (p50 {report.latency_ms.p50:.1f} ms)",
+        hint=_slow_hint(report),
+    )
+
+
+def error_rate_at_most(report: LoadReport, limit: float) -> None:
+    schedule_held(report)
+    if report.error_rate <= limit:
+        return
+    kinds = ", ".join(f"{n} {kind}" for kind, n in report.errors.items() if n)
+    raise _failure(
+        report,
+        f"{report.error_count} of {report.sent} requests under load went wrong ({kinds})",
+        expected=f"error rate ≤ {limit:.2%}",
+        got=f"{report.error_rate:.2%}; statuses: {dict(report.status_codes)}",
+        hint="under load every request must still get its normal answer: look at your "
+        "service's log for errors, and at pool and queue limits",
+    )
+
+
+def achieved_rate_at_least(report: LoadReport, rps: float) -> None:
+    schedule_held(report)
+    if report.achieved_rps >= rps:
+        return
+    raise _failure(
+        report,
+        f"the service answered {report.achieved_rps:g} of {report.offered_rps:g} req/s",
+        expected=f"at least {rps:g} req/s answered",
+        got=f"{report.achieved_rps:g} req/s",
+        hint="requests queue up faster than they are answered: the service cannot keep up "
+        "with this rate (a lock, a single connection, a synchronous call per request?)",
+    )
+
+
+def within_budget(report: LoadReport, budget: Budget) -> None:
+    """Every figure of ``budget``: errors, then achieved rate, then p99."""
+    error_rate_at_most(report, budget.max_error_rate)
+    achieved_rate_at_least(report, budget.min_achieved_rps)
+    p99_at_most(report, budget.p99_ms)
+
+
+def _failure(
+    report: LoadReport, summary_line: str, *, expected: str, got: str, hint: str
+) -> Failure:
+    text = "\n".join([summary_line, percentile_table(report), worst_seconds(report)])
+    return Failure(text, expected=expected, got=got, hint=hint)
+
+
+def _slow_hint(report: LoadReport) -> str:
+    if report.latency_ms.p50 * 10 < report.latency_ms.p99:
+        return (
+            "most requests are fast but a few are far slower: look for something that happens "
+            "on some requests only (a lock, a cache miss, a synchronous call, a retry)"
+        )
+    return "every request is slow at this rate: profile one request and remove its slowest step"

@@ -1,0 +1,133 @@
+"""Run one load test from the calling process, which never imports locust.
+
+``run()`` writes the plan to a private temp directory, starts a locust master and one worker per
+core as child processes of the same Python, waits (bounded) for the master's report, and
+returns it as a ``LoadReport``. Whatever happens (an error, a timeout, Ctrl-C), every child is
+stopped and the temp directory removed; if this process is killed, its children get SIGTERM
+from the kernel (parent-death signal).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO
+
+from labctl._net import free_port
+from labctl.errors import LoadError
+from labctl.load._model import LoadReport, Scenario
+
+READY_TIMEOUT_S = 60.0  # importing locust takes seconds on a busy machine, per process
+EXIT_GRACE_S = 5.0
+LOG_LINES = 20
+PR_SET_PDEATHSIG = 1
+
+
+def default_processes() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
+
+
+def run(
+    url: str,
+    scenario: Scenario,
+    *,
+    rate: float,
+    duration_s: float,
+    warmup_s: float = 1.0,
+    processes: int | None = None,
+) -> LoadReport:
+    """Send ``scenario`` to ``url`` at ``rate`` req/s for ``warmup_s`` + ``duration_s`` seconds."""
+    _validate(rate, duration_s, warmup_s)
+    workers = processes or default_processes()
+    plan = {
+        "url": url.rstrip("/"),
+        "scenario": scenario.to_dict(),
+        "rate": float(rate),
+        "duration_s": float(duration_s),
+        "warmup_s": float(warmup_s),
+    }
+    with tempfile.TemporaryDirectory(prefix="labctl-load-") as tmp:
+        return _run_in(Path(tmp), plan, workers, warmup_s + duration_s + scenario.timeout_s)
+
+
+def _validate(rate: float, duration_s: float, warmup_s: float) -> None:
+    if rate <= 0 or duration_s <= 0 or warmup_s < 0:
+        raise LoadError(
+            f"a load run needs rate > 0 and duration > 0 (got rate={rate}, duration={duration_s})",
+            hint="pass a positive --rate and --duration",
+        )
+
+
+def _run_in(tmp: Path, plan: dict[str, object], workers: int, run_s: float) -> LoadReport:
+    (tmp / "plan.json").write_text(json.dumps(plan))
+    out, log = tmp / "report.json", tmp / "load.log"
+    port = free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    with open(log, "wb") as sink:
+        try:
+            procs.append(_spawn(_master_args(tmp, port, workers), sink))
+            procs += [_spawn(_worker_args(port), sink) for _ in range(workers)]
+            code = _wait(procs[0], READY_TIMEOUT_S + run_s + 30)
+        finally:
+            for proc in procs:
+                _stop(proc)
+    if code != 0 or not out.is_file():
+        raise LoadError(
+            "the load generator did not finish its run",
+            hint="see its log lines; a busy machine may need fewer processes (--processes)",
+            log=log.read_text(errors="replace").splitlines()[-LOG_LINES:],
+        )
+    return LoadReport.from_dict(json.loads(out.read_text()))
+
+
+def _master_args(tmp: Path, port: int, workers: int) -> list[str]:
+    return [
+        *("-m", "labctl.load._master", "--port", str(port), "--workers", str(workers)),
+        *("--plan", str(tmp / "plan.json"), "--out", str(tmp / "report.json")),
+        *("--ready-timeout", str(READY_TIMEOUT_S)),
+    ]
+
+
+def _worker_args(port: int) -> list[str]:
+    return ["-m", "labctl.load._worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+
+
+def _spawn(args: list[str], sink: IO[bytes]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, *args],
+        stdin=subprocess.DEVNULL,
+        stdout=sink,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C reaches us alone; we stop the children ourselves
+        preexec_fn=_die_with_parent,
+    )
+
+
+def _die_with_parent() -> None:
+    """A child gets SIGTERM if this process dies without stopping it (SIGKILL, a crash)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
+    try:
+        return proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a child and anything it started: SIGTERM to its group, then SIGKILL."""
+    for sig, grace in ((signal.SIGTERM, EXIT_GRACE_S), (signal.SIGKILL, EXIT_GRACE_S)):
+        if proc.poll() is not None:
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=grace)

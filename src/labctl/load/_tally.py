@@ -1,0 +1,125 @@
+"""One worker's record of the measured window, and the merge of every worker's record.
+
+A ``Tally`` holds HdrHistograms in microseconds (3 significant figures): latency from the
+intended send time, latency from the actual send time, and one intended-time histogram per
+second. ``to_wire()`` encodes it for locust's message channel; ``merge()`` adds the workers'
+tallies together, the way HdrHistogram is meant to be combined (never averaging percentiles).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 3_600_000_000  # an hour: nothing a bounded run can exceed
+DIGITS = 3
+LATE_US = 1000  # a send that left more than 1 ms after its slot is late
+
+
+def histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+def _us(seconds: float) -> int:
+    return max(LOWEST_US, min(HIGHEST_US, round(seconds * 1e6)))
+
+
+@dataclass
+class Second:
+    sent: int = 0
+    errors: int = 0
+    late: int = 0
+    hist: HdrHistogram = field(default_factory=histogram)
+
+
+@dataclass
+class Tally:
+    intended: HdrHistogram = field(default_factory=histogram)
+    actual: HdrHistogram = field(default_factory=histogram)
+    lag: HdrHistogram = field(default_factory=histogram)
+    seconds: dict[int, Second] = field(default_factory=dict)
+    errors: Counter[str] = field(default_factory=Counter)
+    status_codes: Counter[str] = field(default_factory=Counter)
+    sent: int = 0
+    late: int = 0
+    first_slot: float = float("inf")  # wall-clock bounds of the window, epoch seconds
+    last_done: float = 0.0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    workers: int = 1
+    busiest: float = 0.0
+
+    def record(self, second: int, lag_s: float, latency_s: float, service_s: float) -> None:
+        """One measured request: its slot's second, send lag, and both latencies."""
+        self.sent += 1
+        sec = self.seconds.setdefault(second, Second())
+        sec.sent += 1
+        sec.hist.record_value(_us(latency_s))
+        self.intended.record_value(_us(latency_s))
+        self.actual.record_value(_us(service_s))
+        self.lag.record_value(_us(lag_s))
+        if lag_s * 1e6 > LATE_US:
+            self.late += 1
+            sec.late += 1
+
+    def error(self, second: int, kind: str, status: int = 0) -> None:
+        self.errors[kind] += 1
+        self.seconds.setdefault(second, Second()).errors += 1
+        if status:
+            self.status_codes[str(status)] += 1
+
+    def answered(self, status: int) -> None:
+        self.status_codes[str(status)] += 1
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "intended": _enc(self.intended),
+            "actual": _enc(self.actual),
+            "lag": _enc(self.lag),
+            "seconds": {
+                str(t): [s.sent, s.errors, s.late, _enc(s.hist)] for t, s in self.seconds.items()
+            },
+            "errors": dict(self.errors),
+            "status_codes": dict(self.status_codes),
+            "sent": self.sent,
+            "late": self.late,
+            "first_slot": self.first_slot,
+            "last_done": self.last_done,
+            "cpu_s": self.cpu_s,
+            "wall_s": self.wall_s,
+        }
+
+
+def merge(wires: Iterable[Mapping[str, Any]]) -> Tally:
+    """Every worker's tally added into one; ``busiest`` keeps the most loaded worker's share."""
+    total = Tally(workers=0)
+    for wire in wires:
+        total.workers += 1
+        total.intended.decode_and_add(wire["intended"])
+        total.actual.decode_and_add(wire["actual"])
+        total.lag.decode_and_add(wire["lag"])
+        for t, (sent, errors, late, enc) in wire["seconds"].items():
+            sec = total.seconds.setdefault(int(t), Second())
+            sec.sent, sec.errors, sec.late = sec.sent + sent, sec.errors + errors, sec.late + late
+            sec.hist.decode_and_add(enc)
+        total.errors.update(wire["errors"])
+        total.status_codes.update(wire["status_codes"])
+        total.sent += wire["sent"]
+        total.late += wire["late"]
+        total.first_slot = min(total.first_slot, wire["first_slot"])
+        total.last_done = max(total.last_done, wire["last_done"])
+        total.cpu_s += wire["cpu_s"]
+        total.wall_s = max(total.wall_s, wire["wall_s"])
+        if wire["wall_s"] > 0:
+            total.busiest = max(total.busiest, wire["cpu_s"] / wire["wall_s"])
+    return total
+
+
+def _enc(hist: HdrHistogram) -> str:
+    encoded: bytes = hist.encode()
+    return encoded.decode("ascii")

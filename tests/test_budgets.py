@@ -1,0 +1,76 @@
+"""The budget helpers judge a LoadReport: pass, a Failure that shows the figures, or no verdict
+when the generator could be to blame."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from labctl.errors import Failure, Inconclusive
+from labctl.grading import Budget, expect
+from labctl.load import LoadReport, Percentiles
+from labctl.load._judge import Plan, report
+from labctl.load._model import Scenario
+from labctl.load._tally import Tally
+
+BUDGET = Budget("latency", rate=100, duration_s=3, p99_ms=100, min_achieved_rps=95)
+
+
+def measured(slow_every: int = 0, lag_s: float = 0.0002, errors: int = 0) -> LoadReport:
+    tally = Tally()
+    for k in range(300):
+        slow = slow_every and k % slow_every == 0
+        tally.record(k // 100, lag_s, 0.300 if slow else 0.004, 0.004)
+        if k < errors:
+            tally.error(k // 100, "status", 500)
+        else:
+            tally.answered(302)
+    tally.first_slot, tally.last_done, tally.cpu_s, tally.wall_s = 10.0, 13.0, 0.3, 3.0
+    return report(Plan("http://x", Scenario.get("/"), 100, 3, 1), tally)
+
+
+def test_a_report_within_budget_passes() -> None:
+    expect.within_budget(measured(), BUDGET)
+
+
+def test_a_slow_tail_fails_with_the_percentile_table_and_the_worst_seconds() -> None:
+    with pytest.raises(Failure) as info:
+        expect.within_budget(measured(slow_every=30), BUDGET)
+    text = str(info.value)
+    assert "p99 latency at 100 req/s was 300.0 ms" in text
+    assert "from intended send" in text
+    assert "worst seconds (by p99):" in text
+    assert "second   0" in text
+    assert info.value.expected == "p99 ≤ 100 ms"
+    assert "a few are far slower" in info.value.hint
+
+
+def test_errors_fail_before_latency() -> None:
+    with pytest.raises(Failure, match="3 of 300 requests under load went wrong"):
+        expect.within_budget(measured(errors=3), BUDGET)
+
+
+def test_too_few_answers_per_second_fail() -> None:
+    slow = dataclasses.replace(measured(), achieved_rps=60.0)
+    with pytest.raises(Failure, match="answered 60 of 100 req/s"):
+        expect.within_budget(slow, BUDGET)
+
+
+def test_a_report_the_generator_could_not_hold_is_inconclusive() -> None:
+    behind = dataclasses.replace(measured(slow_every=30), verdict="inconclusive", reasons=("x",))
+    with pytest.raises(Inconclusive, match="no verdict: x"):
+        expect.within_budget(behind, BUDGET)
+
+
+def test_an_excess_the_generators_lag_could_explain_is_inconclusive() -> None:
+    late = dataclasses.replace(
+        measured(),
+        latency_ms=Percentiles(p50=5, p90=20, p99=120, p999=130, max=140),
+        send_lag_ms=Percentiles(p50=1, p90=10, p99=30, p999=40, max=45),
+    )
+    with pytest.raises(Inconclusive, match=r"up to 30\.0 ms late"):
+        expect.p99_at_most(late, 100)
+    clear = dataclasses.replace(late, latency_ms=Percentiles(5, 20, 300, 310, 320))
+    with pytest.raises(Failure):
+        expect.p99_at_most(clear, 100)

@@ -28,7 +28,10 @@ def test_grading_exports() -> None:
     assert labctl.grading.__all__ == [
         "Failure",
         "Http",
+        "Reply",
         "Service",
+        "StubRequest",
+        "Upstream",
         "expect",
         "hidden",
         "points",

@@ -11,7 +11,9 @@
 
 Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, ``kill()``,
 ``restart()``, ``start()``), ``http`` (an ``Http`` client on it), ``deps`` (name -> dependency
-handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``.
+handle), ``upstreams`` (name -> ``labctl.upstreams.Upstream`` stub: what it received, and
+misbehaviour for the current check), ``rng`` (a ``random.Random`` seeded per check), ``seed``,
+``lab``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from labctl.errors import Failure
 from labctl.grading import expect
 from labctl.grading.http import Http
 from labctl.service import Service
+from labctl.upstreams import Reply, StubRequest, Upstream
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -46,4 +49,15 @@ def hidden(check: F) -> F:
     return marked
 
 
-__all__ = ["Failure", "Http", "Service", "expect", "hidden", "points", "stage"]
+__all__ = [
+    "Failure",
+    "Http",
+    "Reply",
+    "Service",
+    "StubRequest",
+    "Upstream",
+    "expect",
+    "hidden",
+    "points",
+    "stage",
+]

@@ -1,10 +1,11 @@
 """The pytest plugin that turns a grader package into staged checks against one Environment.
 
 Registered explicitly (``pytest.main(args, plugins=[LabctlPlugin(...)])``) in the grading child
-process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``rng``, ``lab``,
-``seed``), the markers (``stage``, ``points``, ``hidden``), runs checks in lab.toml's stage order,
-skips a stage whose ``needs`` did not pass, enforces each stage's timeout, attaches the service's
-own log lines to a failing check, and collects everything into ``StageResult``s.
+process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``upstreams``,
+``rng``, ``lab``, ``seed``), the markers (``stage``, ``points``, ``hidden``), runs checks in
+lab.toml's stage order, skips a stage whose ``needs`` did not pass, enforces each stage's
+timeout, attaches the service's own log lines to a failing check, resets the upstream stubs'
+programmed behaviour after each check, and collects everything into ``StageResult``s.
 """
 
 from __future__ import annotations
@@ -138,6 +139,11 @@ class LabctlPlugin:
     def deps(self) -> dict[str, Any]:
         return dict(self._env.deps)
 
+    @pytest.fixture(scope="session")
+    def upstreams(self) -> dict[str, Any]:
+        """The lab's upstream stubs by name; their programmed behaviour resets after each check."""
+        return dict(self._env.upstreams)
+
     @pytest.fixture
     def http(self) -> Iterator[Http]:
         assert self._env.service is not None
@@ -191,6 +197,10 @@ class LabctlPlugin:
         if check is not None and check.status is not Status.SKIP:
             self._record_phase(check, report, call)
         return report
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        for upstream in self._env.upstreams.values():
+            upstream.reset()
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         check = self._checks.pop(nodeid, None)

@@ -3,6 +3,7 @@ misbehaviour graders program (latency, errors, seeded failures, hangs, hooks), r
 
 from __future__ import annotations
 
+import shutil
 import sys
 import threading
 import time
@@ -14,8 +15,9 @@ import httpx
 import pytest
 
 from labctl.errors import LabError
-from labctl.lab import UpstreamSpec
+from labctl.lab import UpstreamSpec, load_lab
 from labctl.upstreams import Reply, StubRequest, Upstream, load_handler, start_all
+from tests.conftest import ROOT
 
 ECHO = '''
 from labctl.upstreams import Reply
@@ -197,3 +199,30 @@ def test_a_handler_that_raises_answers_500_and_is_recorded(pack: Path) -> None:
         assert stub.received()[0].outcome == "error"
     finally:
         stub.close()
+
+
+def test_the_payments_lab_declares_its_bank() -> None:
+    lab = load_lab("idempotent-payments")
+    assert lab.upstreams == (UpstreamSpec("bank", "BANK_URL", "bank:Bank"),)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key", "fix"),
+    [
+        ('env = "BANK_URL"', 'env = "bank"', "upstreams.bank.env", "upper-case"),
+        ('handler = "bank:Bank"', 'handler = "bank.Bank"', "upstreams.bank.handler", "module:"),
+        ('handler = "bank:Bank"', "", "upstreams.bank.handler", "add handler"),
+    ],
+)
+def test_invalid_upstream_names_file_key_and_fix(
+    tmp_path: Path, old: str, new: str, key: str, fix: str
+) -> None:
+    lab = tmp_path / "labs" / "idempotent-payments"
+    shutil.copytree(ROOT / "labs" / "idempotent-payments", lab)
+    shutil.copytree(ROOT / "graders", tmp_path / "graders")
+    toml = lab / "lab.toml"
+    toml.write_text(toml.read_text().replace(old, new, 1))
+    with pytest.raises(LabError) as info:
+        load_lab(lab)
+    assert f"'{key}'" in info.value.message
+    assert fix in info.value.hint

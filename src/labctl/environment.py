@@ -32,6 +32,8 @@ from labctl.upstreams import LOOPBACK, Upstream, start_all
 class Options:
     seed: int
     ready_timeout_s: float | None = None
+    upstream_bind: str = LOOPBACK  # where stubs listen: a Docker backend binds its bridge
+    upstream_host: str | None = None  # the host the service is told (default: upstream_bind)
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Environment:
             self.on_phase(f"starting {dep.kind}")
             handle.start()
         self.timings.dependencies_s = time.monotonic() - started
-        self.start_upstreams()
+        self.start_upstreams(self.options.upstream_bind, self.options.upstream_host)
         self._start_service()
 
     def start_upstreams(self, bind: str = LOOPBACK, url_host: str | None = None) -> None:

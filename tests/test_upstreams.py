@@ -17,7 +17,7 @@ import pytest
 from labctl.errors import LabError
 from labctl.lab import UpstreamSpec, load_lab
 from labctl.upstreams import Reply, StubRequest, Upstream, load_handler, start_all
-from tests.conftest import ROOT
+from tests.conftest import ROOT, labctl, labctl_env
 
 ECHO = '''
 from labctl.upstreams import Reply
@@ -226,3 +226,72 @@ def test_invalid_upstream_names_file_key_and_fix(
         load_lab(lab)
     assert f"'{key}'" in info.value.message
     assert fix in info.value.hint
+
+
+STUBBY_LAB = """
+id = "stubby"
+title = "A lab with a stub"
+graders = "stubby"
+
+[service]
+ready_timeout = 10
+
+[upstreams.echo]
+env = "ECHO_URL"
+handler = "echo:Echo"
+
+[[stages]]
+slug = "calls"
+title = "Calls"
+"""
+
+STUBBY_GRADERS = """
+import httpx
+
+from labctl.grading import stage
+
+pytestmark = stage("calls")
+
+
+def test_programmed(upstreams):
+    upstreams["echo"].fail_next(5, status=418)
+    assert httpx.get(upstreams["echo"].url + "/").status_code == 418
+
+
+def test_reset_after_the_check(upstreams):
+    assert httpx.get(upstreams["echo"].url + "/").status_code == 200
+
+
+def test_stub_crash_is_a_grader_error(upstreams):
+    httpx.get(upstreams["echo"].url + "/", params={"crash": "1"})
+"""
+
+
+def test_stubs_in_a_real_run_reset_per_check_and_their_crashes_are_grader_errors(
+    tmp_path: Path,
+) -> None:
+    """A lab outside the repo declares a stub; the grading plugin hands it to checks, resets
+    its behaviour after each, and turns a crash of the stub's handler into an error."""
+    (tmp_path / "labs" / "stubby").mkdir(parents=True)
+    (tmp_path / "labs" / "stubby" / "lab.toml").write_text(STUBBY_LAB)
+    pack = tmp_path / "graders" / "stubby"
+    pack.mkdir(parents=True)
+    (pack / "__init__.py").write_text("")
+    (pack / "echo.py").write_text(
+        ECHO.replace("self.calls += 1", "self.calls += 1\n        assert not request.query")
+    )
+    (pack / "test_calls.py").write_text(STUBBY_GRADERS)
+    service = f"{sys.executable} {ROOT / 'tests' / 'services' / 'toy.py'}"
+    run = labctl(
+        ["check", "stubby", "--path", str(tmp_path), "--run", service],
+        tmp_path=tmp_path,
+        env=labctl_env(LABCTL_LABS_DIR=str(tmp_path / "labs")),
+    )
+    assert run.report is not None, run.stderr
+    checks = {c["id"]: c for s in run.report["stages"] for c in s["checks"]}
+    assert [c["status"] for c in checks.values()] == ["pass", "pass", "error"], run.stdout
+    assert (
+        "upstream stub 'echo': AssertionError"
+        in checks["calls/stub-crash-is-a-grader-error"]["message"]
+    )
+    assert run.report["meta"]["environment"]["upstreams"]["echo"].startswith("http://127.0.0.1:")

@@ -177,6 +177,12 @@ class Upstream:
         """Forget all programmed behaviour and release hung calls; state and records stay."""
         self._rules.reset()
 
+    def take_errors(self) -> list[str]:
+        """The handler's exceptions since the last call (bugs in the lab's stub), forgotten."""
+        with self._lock:
+            errors, self.errors = self.errors, []
+        return errors
+
     # -- called by the server, one thread per connection ----------------------------------------
 
     def serve(self, request: StubRequest) -> Reply | None:
@@ -205,7 +211,8 @@ class Upstream:
         try:
             reply = self.handler(request)
         except Exception as exc:
-            self.errors.append(f"{type(exc).__name__}: {exc}")
+            with self._lock:
+                self.errors.append(f"{type(exc).__name__}: {exc}")
             self._update(index, "error", 500, executed=True)
             return Reply.json(500, {"error": f"stub {self.name} failed: {exc}"})
         self._update(index, "answered", reply.status, executed=True)

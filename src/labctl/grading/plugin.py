@@ -199,8 +199,14 @@ class LabctlPlugin:
         return report
 
     def pytest_runtest_teardown(self, item: pytest.Item) -> None:
-        for upstream in self._env.upstreams.values():
+        """Stubs forget the check's programming; a stub's crash is the lab's bug, not the
+        learner's: it makes the check an error (the service only saw a 500 from the stub)."""
+        crashes = []
+        for name, upstream in self._env.upstreams.items():
             upstream.reset()
+            crashes += [f"upstream stub {name!r}: {error}" for error in upstream.take_errors()]
+        if crashes:
+            raise RuntimeError("; ".join(crashes))
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         check = self._checks.pop(nodeid, None)

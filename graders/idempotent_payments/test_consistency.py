@@ -24,7 +24,7 @@ RATE_PER_S = 200.0  # payments per second: 7.5 s of traffic
 CLIENTS = 12
 DUPLICATES = 0.10  # share of payments sent a second time, a few slots after the first
 BANK_FAILURES = 0.05
-DEADLINE_S = 40.0
+DEADLINE_S = 60.0  # 8x what the reference needs: attempts after it are not sent at all
 SHOWN = 5
 
 
@@ -113,7 +113,9 @@ def test_no_server_errors(history: History) -> None:
     for key in history.orders:
         answers = history.answers(key)
         odd = [s.status for s in answers if s.status not in (201, 409, 502, 503, 504)]
-        if odd or not any(s.status == 201 for s in answers):
+        if not answers:
+            wrong.append(f"{key}: not sent within {DEADLINE_S:g} s, the service was too slow")
+        elif odd or not any(s.status == 201 for s in answers):
             wrong.append(f"{key}: answered {_statuses(answers)}")
     _expect_none(wrong, "payments with unexpected answers", len(history.orders))
 

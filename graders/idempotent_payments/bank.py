@@ -62,7 +62,7 @@ class Bank:
         charge = Charge(
             id=f"ch_{secrets.token_hex(12)}",
             key=key,
-            amount=int(body["amount"]),  # type: ignore[call-overload]
+            amount=int(str(body["amount"])),  # validated: a positive int
             currency=str(body["currency"]),
             source=str(body["source"]),
         )

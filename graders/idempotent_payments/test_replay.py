@@ -25,7 +25,7 @@ def test_replays_a_payment(http: Http, bank: Bank, rng: random.Random) -> None:
 
 @points(3)
 def test_replays_a_decline(http: Http, bank: Bank, rng: random.Random) -> None:
-    """A retry of a declined payment answers the same 402, without calling the bank's ledger"""
+    """A retry of a declined payment answers the same 402, without a charge"""
     key, order = new_key(rng), new_order(rng, source=DECLINED)
     first = post(http, key, order)
     expect.status(first, 402)

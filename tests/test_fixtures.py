@@ -14,8 +14,10 @@ import pytest
 from tests.conftest import FIXTURES, labctl
 
 SEED = "20261121"
-LAB = "url-shortener"
-SOLUTIONS = sorted(p for p in (FIXTURES / LAB).iterdir() if (p / "labctl.toml").is_file())
+LABS = ("url-shortener", "idempotent-payments")
+SOLUTIONS = sorted(
+    p for lab in LABS for p in (FIXTURES / lab).iterdir() if (p / "labctl.toml").is_file()
+)
 
 
 def outcome(report: dict[str, Any]) -> dict[str, Any]:
@@ -27,16 +29,23 @@ def outcome(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def expectations() -> dict[str, dict[str, Any]]:
-    return {p.name: json.loads((p / "expected.json").read_text()) for p in SOLUTIONS}
+def expectations(lab: str) -> dict[str, dict[str, Any]]:
+    return {
+        p.name: json.loads((p / "expected.json").read_text())
+        for p in SOLUTIONS
+        if p.parent.name == lab
+    }
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("solution", SOLUTIONS, ids=[p.name for p in SOLUTIONS])
+@pytest.mark.parametrize(
+    "solution", SOLUTIONS, ids=[f"{p.parent.name}/{p.name}" for p in SOLUTIONS]
+)
 def test_solution_gets_its_expected_verdict(solution: Path, tmp_path: Path) -> None:
     if (solution / "package.json").exists() and shutil.which("npm") is None:
         pytest.skip("Node.js and npm are not installed")
-    run = labctl(["check", LAB, "--path", str(solution), "--seed", SEED], tmp_path=tmp_path)
+    lab = solution.parent.name
+    run = labctl(["check", lab, "--path", str(solution), "--seed", SEED], tmp_path=tmp_path)
     assert run.report is not None, run.stderr + run.stdout
     got = outcome(run.report)
     expected_file = solution / "expected.json"
@@ -47,9 +56,10 @@ def test_solution_gets_its_expected_verdict(solution: Path, tmp_path: Path) -> N
     assert run.code == expected["exit_code"]
 
 
-def test_every_variant_is_caught_and_the_reference_passes() -> None:
+@pytest.mark.parametrize("lab", LABS)
+def test_every_variant_is_caught_and_the_reference_passes(lab: str) -> None:
     """The fixture set itself is sound: the reference passes all; each variant fails something."""
-    for name, expected in expectations().items():
+    for name, expected in expectations(lab).items():
         statuses = set(expected["checks"].values())
         if name in ("reference", "node"):
             assert expected["exit_code"] == 0, name
@@ -59,9 +69,10 @@ def test_every_variant_is_caught_and_the_reference_passes() -> None:
             assert "fail" in statuses, name
 
 
-def test_every_check_is_failed_by_some_variant() -> None:
+@pytest.mark.parametrize("lab", LABS)
+def test_every_check_is_failed_by_some_variant(lab: str) -> None:
     """No grader check is left unproven: each one is failed by at least one broken fixture."""
-    every = expectations()
+    every = expectations(lab)
     failed = {
         check
         for expected in every.values()

@@ -1,9 +1,10 @@
-"""The world a check runs in: the lab's dependencies and the learner's service.
+"""The world a check runs in: the lab's dependencies, its upstream stubs and the learner's service.
 
-``Environment`` is a context manager. Entering it starts every dependency the lab declares, passes
-their URLs to the service in the env vars the lab names, runs the service's build step, starts
-the service and waits until it answers. Leaving it stops everything it started, in reverse order,
-whatever happened (including Ctrl-C), and deletes its working directory. It knows nothing of pytest.
+``Environment`` is a context manager. Entering it starts every dependency and stub the lab
+declares, passes their URLs to the service in the env vars the lab names, runs the service's
+build step, starts the service and waits until it answers. Leaving it stops everything it
+started, in reverse order, whatever happened (including Ctrl-C), and deletes its working
+directory. It knows nothing of pytest.
 """
 
 from __future__ import annotations
@@ -24,12 +25,15 @@ from labctl.deps import DependencyHandle
 from labctl.lab import Lab
 from labctl.service import Service, run_build
 from labctl.submission import Submission
+from labctl.upstreams import LOOPBACK, Upstream, start_all
 
 
 @dataclass(frozen=True)
 class Options:
     seed: int
     ready_timeout_s: float | None = None
+    upstream_bind: str = LOOPBACK  # where stubs listen: a Docker backend binds its bridge
+    upstream_host: str | None = None  # the host the service is told (default: upstream_bind)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class Environment:
         self.workdir = Path(tempfile.mkdtemp(prefix="labctl-env-", dir=parent_dir))
         self.deps: dict[str, DependencyHandle] = {}
         self.service: Service | None = None
+        self.upstreams: dict[str, Upstream] = {}
         self.timings = Timings()
 
     @property
@@ -87,10 +92,21 @@ class Environment:
             self.on_phase(f"starting {dep.kind}")
             handle.start()
         self.timings.dependencies_s = time.monotonic() - started
+        self.start_upstreams(self.options.upstream_bind, self.options.upstream_host)
         self._start_service()
 
+    def start_upstreams(self, bind: str = LOOPBACK, url_host: str | None = None) -> None:
+        """The lab's stubs, on ``bind``; the service is told ``url_host`` (default: ``bind``)."""
+        if self.lab.upstreams:
+            self.on_phase("starting upstream stubs")
+        self.upstreams.update(
+            start_all(self.lab.upstreams, self.lab.graders_dir, bind=bind, url_host=url_host)
+        )
+
     def service_env(self) -> dict[str, str]:
-        return {dep.env: self.deps[dep.name].url for dep in self.lab.dependencies}
+        env = {dep.env: self.deps[dep.name].url for dep in self.lab.dependencies}
+        env.update({u.env: u.url for u in self.upstreams.values()})
+        return env
 
     def _start_service(self) -> None:
         env = self.service_env()
@@ -123,6 +139,8 @@ class Environment:
         with _no_interrupts():
             if self.service is not None:
                 self.service.close()
+            for upstream in self.upstreams.values():
+                upstream.close()
             for handle in reversed(list(self.deps.values())):
                 handle.close()
             shutil.rmtree(self.workdir, ignore_errors=True)
@@ -131,6 +149,7 @@ class Environment:
         return {
             "dependencies": {name: h.url for name, h in self.deps.items()},
             "service": self.service.url if self.service else None,
+            "upstreams": {name: u.url for name, u in self.upstreams.items()},
             "timings_s": {
                 "dependencies": round(self.timings.dependencies_s, 3),
                 "build": round(self.timings.build_s, 3),

@@ -20,6 +20,7 @@ DEPENDENCY_KINDS = ("postgres", "redis")
 PROTOCOLS = ("http",)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,15 @@ class Dependency:
     kind: str
     env: str
     required: bool = True
+
+
+@dataclass(frozen=True)
+class UpstreamSpec:
+    """A stub the harness runs for the service to call (``labctl.upstreams``)."""
+
+    name: str
+    env: str
+    handler: str  # "module:callable", the module inside the grader pack
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,7 @@ class Lab:
     dependencies: tuple[Dependency, ...]
     stages: tuple[Stage, ...]
     budgets: Mapping[str, Budget] = field(default_factory=dict)
+    upstreams: tuple[UpstreamSpec, ...] = ()
 
     @property
     def spec_path(self) -> Path:
@@ -189,6 +200,9 @@ def _parse_lab(data: Mapping[str, Any], root: Path, path: Path, graders: Path | 
         budgets={
             name: _parse_budget(r, name, spec) for name, spec in r.table(data, "budgets").items()
         },
+        upstreams=tuple(
+            _parse_upstream(r, name, spec) for name, spec in r.table(data, "upstreams").items()
+        ),
     )
 
 
@@ -214,6 +228,23 @@ def _parse_dependency(r: _Reader, name: str, data: Any) -> Dependency:
     if not _ENV_NAME.match(env):
         r.fail(f"{where}.env", f"is {env!r}", "use an upper-case name such as DATABASE_URL")
     return Dependency(name=name, kind=kind, env=env, required=bool(data.get("required", True)))
+
+
+def _parse_upstream(r: _Reader, name: str, data: Any) -> UpstreamSpec:
+    where = f"upstreams.{name}"
+    if not isinstance(data, dict):
+        r.fail(where, "is not a table", f"write it as [{where}] with env and handler")
+    env = r.string(data, "env", where=where)
+    if not _ENV_NAME.match(env):
+        r.fail(f"{where}.env", f"is {env!r}", "use an upper-case name such as BANK_URL")
+    handler = r.string(data, "handler", where=where)
+    if not _HANDLER.match(handler):
+        r.fail(
+            f"{where}.handler",
+            f"is {handler!r}",
+            "write module:callable, the module inside the grader pack (bank:Bank)",
+        )
+    return UpstreamSpec(name=name, env=env, handler=handler)
 
 
 def _parse_stage(r: _Reader, data: Mapping[str, Any], index: int) -> Stage:

@@ -11,8 +11,10 @@
 
 Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, ``kill()``,
 ``restart()``, ``start()``), ``http`` (an ``Http`` client on it), ``deps`` (name -> dependency
-handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``, ``load`` (a
-``Load``: ``load.run(Scenario.get(...), budget=lab.budget("latency"))`` -> ``LoadReport``).
+handle), ``upstreams`` (name -> ``labctl.upstreams.Upstream`` stub: what it received, and
+misbehaviour for the current check), ``rng`` (a ``random.Random`` seeded per check), ``seed``,
+``lab``, ``load`` (a ``Load``: ``load.run(Scenario.get(...), budget=lab.budget("latency"))`` ->
+``LoadReport``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from labctl.grading.load import Load
 from labctl.lab import Budget, Lab
 from labctl.load import LoadReport, Scenario
 from labctl.service import Service
+from labctl.upstreams import Reply, StubRequest, Upstream
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -57,8 +60,11 @@ __all__ = [
     "Lab",
     "Load",
     "LoadReport",
+    "Reply",
     "Scenario",
     "Service",
+    "StubRequest",
+    "Upstream",
     "expect",
     "hidden",
     "points",

@@ -1,11 +1,12 @@
 """The pytest plugin that turns a grader package into staged checks against one Environment.
 
 Registered explicitly (``pytest.main(args, plugins=[LabctlPlugin(...)])``) in the grading child
-process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``rng``, ``lab``,
-``seed``, ``load``), the markers (``stage``, ``points``, ``hidden``), runs checks in lab.toml's
-stage order, skips a stage whose ``needs`` did not pass, enforces each stage's timeout, attaches
-the service's own log lines to a failing check, turns ``Inconclusive`` into an inconclusive
-check, and collects everything into ``StageResult``s.
+process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``upstreams``,
+``rng``, ``lab``, ``seed``, ``load``), the markers (``stage``, ``points``, ``hidden``), runs checks
+in lab.toml's stage order, skips a stage whose ``needs`` did not pass, enforces each stage's
+timeout, attaches the service's own log lines to a failing check, turns ``Inconclusive`` into an
+inconclusive check, resets the upstream stubs' programmed behaviour after each check, and collects
+everything into ``StageResult``s.
 """
 
 from __future__ import annotations
@@ -140,6 +141,11 @@ class LabctlPlugin:
     def deps(self) -> dict[str, Any]:
         return dict(self._env.deps)
 
+    @pytest.fixture(scope="session")
+    def upstreams(self) -> dict[str, Any]:
+        """The lab's upstream stubs by name; their programmed behaviour resets after each check."""
+        return dict(self._env.upstreams)
+
     @pytest.fixture
     def http(self) -> Iterator[Http]:
         assert self._env.service is not None
@@ -204,6 +210,16 @@ class LabctlPlugin:
         if check is not None and check.status is not Status.SKIP:
             self._record_phase(check, report, call)
         return report
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        """Stubs forget the check's programming; a stub's crash is the lab's bug, not the
+        learner's: it makes the check an error (the service only saw a 500 from the stub)."""
+        crashes = []
+        for name, upstream in self._env.upstreams.items():
+            upstream.reset()
+            crashes += [f"upstream stub {name!r}: {error}" for error in upstream.take_errors()]
+        if crashes:
+            raise RuntimeError("; ".join(crashes))
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         check = self._checks.pop(nodeid, None)

@@ -6,10 +6,8 @@ Commands parse flags, call into the library, pick reporters and map errors to ex
 
 from __future__ import annotations
 
-import importlib
 import platform
 import secrets
-import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,8 +19,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from labctl import __version__
+from labctl._docker import engine_status, resolve_backend
 from labctl._net import free_port
-from labctl.errors import LabctlError, SubmissionError
+from labctl.errors import LabctlError, SetupError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.progress import Event
 from labctl.report import render_terminal, write_json, write_junit
@@ -108,9 +107,18 @@ def check(
         bool,
         typer.Option("-v", "--verbose", help="Show every log line and the grader's own output."),
     ] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="local: processes; docker: containers (needs a Dockerfile); "
+            "auto: docker when an engine answers and labctl.toml names a Dockerfile.",
+        ),
+    ] = "local",
 ) -> None:
     """Start your service with real dependencies and grade it, stage by stage."""
     submission = _or_exit(load_submission, path, run=run)
+    chosen_backend = _or_exit(resolve_backend, backend, submission)
     loaded = _or_exit(load_lab, _lab_id(lab, submission))
     stages = _or_exit(loaded.select, tuple(stage or ()), until)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
@@ -127,6 +135,7 @@ def check(
                 ready_timeout_s=ready_timeout,
                 worker_log=worker_log,
                 on_event=lambda event: status.update(progress.update(event)),
+                backend=chosen_backend,
             )
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: everything labctl started has been stopped")
@@ -138,8 +147,15 @@ def check(
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    cleanup: Annotated[
+        bool,
+        typer.Option("--cleanup", help="Remove containers, networks and images labctl left."),
+    ] = False,
+) -> None:
     """Say what this machine offers labctl: dependency binaries, Docker, loopback ports."""
+    if cleanup:
+        _cleanup_docker()
     table = Table("", "what", "detail", box=None, pad_edge=False)
     table.add_row("✔", "python", f"{platform.python_version()} ({sys.executable})")
     table.add_row("✔", "labctl", __version__)
@@ -158,14 +174,23 @@ def doctor() -> None:
 
 
 def _docker_row() -> tuple[str, str, str]:
-    if shutil.which("docker") is None:
-        return "·", "docker", "not installed (the local backend is used)"
-    try:
-        docker = importlib.import_module("docker")
-        docker.from_env(timeout=2).ping()
-    except Exception as exc:  # any failure means: no engine answers here
-        return "·", "docker", f"client installed, engine not answering ({type(exc).__name__})"
-    return "✔", "docker", "engine answers"
+    ok, why = engine_status()
+    if ok:
+        return "✔", "docker", f"{why}: --backend auto uses Docker for projects with a Dockerfile"
+    return "·", "docker", f"{why}: --backend auto uses the local backend"
+
+
+def _cleanup_docker() -> None:
+    ok, why = engine_status()
+    if not ok:
+        raise _exit(SetupError(f"cannot clean up Docker: {why}", hint="start the Docker engine"))
+    from labctl._docker import cleanup
+
+    done = cleanup()
+    out.print(
+        f"removed {done.containers} containers, {done.networks} networks and {done.images} "
+        "images labelled as labctl's"
+    )
 
 
 def _port_row() -> tuple[str, str, str]:

@@ -13,7 +13,7 @@ STANDIN_ENV = {
     "LABCTL_POSTGRES_IMAGE": "labctl-standin/postgres:15",
     "LABCTL_REDIS_IMAGE": "labctl-standin/redis:7.0",
 }
-BASE_IMAGES = ("python:3.11-slim-bookworm", "node:18-bookworm-slim")
+BASE_IMAGES = ("python:3.11-slim-bookworm", "node:20-bookworm-slim")
 NEEDED = (*STANDIN_ENV.values(), *BASE_IMAGES)
 PYTHON_ONLY = (*STANDIN_ENV.values(), BASE_IMAGES[0])
 

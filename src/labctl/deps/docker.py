@@ -80,7 +80,12 @@ KINDS = {
     "postgres": _Kind(
         5432,
         "postgresql",
-        {"POSTGRES_USER": PG_USER, "POSTGRES_PASSWORD": PG_PASSWORD, "POSTGRES_DB": PG_DB},
+        {
+            "POSTGRES_USER": PG_USER,
+            "POSTGRES_PASSWORD": PG_PASSWORD,
+            "POSTGRES_DB": PG_DB,
+            "POSTGRES_INITDB_ARGS": "--no-sync",  # a throwaway cluster: no fsync at initdb
+        },
         _postgres_ready,
         # A throwaway server, as in the local backend: durability buys nothing, skip the fsyncs.
         (

@@ -8,7 +8,8 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     : "${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD (the official image requires it too)}"
     install -d -o postgres -g postgres -m 700 "$PGDATA"
     pwfile=$(mktemp) && printf '%s' "$POSTGRES_PASSWORD" >"$pwfile" && chown postgres "$pwfile"
-    runuser -u postgres -- initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" \
+    # shellcheck disable=SC2086 # POSTGRES_INITDB_ARGS is split into arguments, as officially
+    runuser -u postgres -- initdb -D "$PGDATA" -U "$user" --pwfile="$pwfile" ${POSTGRES_INITDB_ARGS:-} \
         --encoding=UTF8 --locale=C.UTF-8 --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     rm -f "$pwfile"
     echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"

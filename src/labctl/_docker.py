@@ -18,7 +18,7 @@ import secrets
 import shutil
 import signal
 import subprocess
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,14 +60,19 @@ def client(timeout_s: float = 60.0) -> Any:
 
 def engine_status() -> tuple[bool, str]:
     """Whether a Docker engine answers here, and a sentence saying why or why not."""
-    if not (shutil.which("docker") or os.environ.get("DOCKER_HOST") or os.path.exists(_SOCKET)):
-        return False, "no Docker client or socket on this machine"
+    host = os.environ.get("DOCKER_HOST", f"unix://{_SOCKET}")
+    if host.startswith("unix://") and not os.path.exists(host.removeprefix("unix://")):
+        return False, f"no Docker engine: {host.removeprefix('unix://')} does not exist"
+    engine = None
     try:
         engine = client(_PING_TIMEOUT_S)
         engine.ping()
         version = engine.version().get("Version", "?")
     except Exception as exc:  # any failure means: no engine answers here
         return False, f"no Docker engine answers ({type(exc).__name__}: {exc})"[:200]
+    finally:
+        if engine is not None:
+            engine.close()
     return True, f"Docker engine {version} answers"
 
 
@@ -83,8 +88,11 @@ class Cleanup:
 
 def cleanup(run_id: str | None = None) -> Cleanup:
     """Remove labctl's containers, then networks, then built images: one run's, or every run's."""
-    engine = client()
-    selector = f"{LABEL}={run_id}" if run_id else LABEL
+    with closing(client()) as engine:
+        return _remove_labelled(engine, f"{LABEL}={run_id}" if run_id else LABEL)
+
+
+def _remove_labelled(engine: Any, selector: str) -> Cleanup:
     found = {"label": selector}
     containers = engine.containers.list(all=True, filters=found)
     for container in containers:

@@ -187,6 +187,7 @@ class DockerService:
             self._sync_log()
         with suppress(Exception):
             self._container.remove(force=True, v=True)
+        self._container.client.close()
         if self._path is not None:
             self._path.close()
         self._container = None

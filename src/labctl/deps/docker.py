@@ -18,7 +18,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable, Mapping
-from contextlib import suppress
+from contextlib import closing, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
@@ -245,6 +245,7 @@ class DockerDependency:
         if self._container._container is not None:
             with suppress(Exception):
                 self._container.get_wrapped_container().remove(force=True, v=True)
+        self._container.get_docker_client().client.close()
 
     def logs(self, last: int = 50) -> list[str]:
         try:
@@ -297,8 +298,21 @@ def build_image(
 ) -> str:
     """Build the learner's image from ``context``; returns its tag. Raises ServiceError."""
     tag = f"labctl-service:{run.run_id}"
-    engine = _docker.client(timeout_s=900)
     lines: list[str] = []
+    with closing(_docker.client(timeout_s=900)) as engine:
+        _stream_build(engine, tag, run, context, dockerfile, build_args, lines)
+    return tag
+
+
+def _stream_build(
+    engine: Any,
+    tag: str,
+    run: DockerRun,
+    context: Path,
+    dockerfile: str,
+    build_args: Mapping[str, str],
+    lines: list[str],
+) -> None:
     try:
         for chunk in engine.api.build(
             path=str(context),
@@ -324,7 +338,6 @@ def build_image(
             f"could not build {context / dockerfile}: {exc}",
             hint="check the Dockerfile path and that the Docker engine answers (labctl doctor)",
         ) from exc
-    return tag
 
 
 def service_container(run: DockerRun, image: str, env: Mapping[str, str], **kwargs: Any) -> Any:

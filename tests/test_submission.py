@@ -32,7 +32,11 @@ def test_run_flag_overrides_and_replaces_the_file(tmp_path: Path) -> None:
     [
         ("", "no start command", "--run"),
         ("[service]\nrun = 42\n", "'service.run'", "non-empty string"),
-        ("[service]\nrun = 'x'\nstart = 'y'\n", "unknown key service.start", "build, run"),
+        (
+            "[service]\nrun = 'x'\nstart = 'y'\n",
+            "unknown key service.start",
+            "build, build_args, context, dockerfile, run",
+        ),
         ("[service\n", "not valid TOML", "fix"),
         ("service = 1\n", "must be a table", "[service]"),
     ],

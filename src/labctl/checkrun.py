@@ -36,6 +36,7 @@ class CheckRequest:
     ready_timeout_s: float | None = None
     min_points: float | None = None
     repeat: int = 1
+    backend: str = "local"  # resolved: "local" or "docker"
     worker_log: Path | None = None
 
 
@@ -56,13 +57,16 @@ def check(request: CheckRequest, on_event: Callable[[Event], None]) -> Result:
                 ready_timeout_s=request.ready_timeout_s,
                 worker_log=request.worker_log,
                 on_event=on_event,
+                backend=request.backend,
             )
             runs.append(_stamped(result, lab, request))
     return apply_pass_mark(combined(runs), request.min_points)
 
 
 def _stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
-    run = describe_run(lab, seed=request.seed, ready_timeout_s=request.ready_timeout_s)
+    run = describe_run(
+        lab, seed=request.seed, ready_timeout_s=request.ready_timeout_s, backend=request.backend
+    )
     if request.graders is not None:
         run["graders"] = "private pack"  # never its location: the report may reach the learner
     return dataclasses.replace(result, meta={**result.meta, "run": run})

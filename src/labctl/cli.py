@@ -6,10 +6,8 @@ Commands parse flags, call into the library, pick reporters and map errors to ex
 
 from __future__ import annotations
 
-import importlib
 import platform
 import secrets
-import shutil
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -21,10 +19,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from labctl import __version__, cohort
+from labctl._docker import engine_status, resolve_backend
 from labctl._net import free_port
 from labctl.checkrun import CheckRequest
 from labctl.checkrun import check as run_request
-from labctl.errors import ConfigError, LabctlError, SubmissionError
+from labctl.errors import ConfigError, LabctlError, SetupError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.load import Scenario, as_json, summary
 from labctl.load import run as run_load
@@ -147,9 +146,18 @@ def check(
             "--github", help="Write a job summary, annotations and outputs for GitHub Actions."
         ),
     ] = False,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="local: processes; docker: containers (needs a Dockerfile); "
+            "auto: docker when an engine answers and labctl.toml names a Dockerfile.",
+        ),
+    ] = "local",
 ) -> None:
     """Start your service with real dependencies and grade it, stage by stage."""
     submission = _or_exit(load_submission, path, run=run)
+    chosen_backend = _or_exit(resolve_backend, backend, submission)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     request = CheckRequest(
         lab=_lab_id(lab, submission),
@@ -161,6 +169,7 @@ def check(
         ready_timeout_s=ready_timeout,
         min_points=min_points,
         repeat=repeat,
+        backend=chosen_backend,
         worker_log=Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None,
     )
     try:
@@ -340,8 +349,15 @@ def _write_aggregate(aggregate: cohort.Aggregate, csv_path: Path, html_path: Pat
 
 
 @app.command()
-def doctor() -> None:
+def doctor(
+    cleanup: Annotated[
+        bool,
+        typer.Option("--cleanup", help="Remove containers, networks and images labctl left."),
+    ] = False,
+) -> None:
     """Say what this machine offers labctl: dependency binaries, Docker, loopback ports."""
+    if cleanup:
+        _cleanup_docker()
     table = Table("", "what", "detail", box=None, pad_edge=False)
     table.add_row("✔", "python", f"{platform.python_version()} ({sys.executable})")
     table.add_row("✔", "labctl", __version__)
@@ -360,14 +376,23 @@ def doctor() -> None:
 
 
 def _docker_row() -> tuple[str, str, str]:
-    if shutil.which("docker") is None:
-        return "·", "docker", "not installed (the local backend is used)"
-    try:
-        docker = importlib.import_module("docker")
-        docker.from_env(timeout=2).ping()
-    except Exception as exc:  # any failure means: no engine answers here
-        return "·", "docker", f"client installed, engine not answering ({type(exc).__name__})"
-    return "✔", "docker", "engine answers"
+    ok, why = engine_status()
+    if ok:
+        return "✔", "docker", f"{why}: --backend auto uses Docker for projects with a Dockerfile"
+    return "·", "docker", f"{why}: --backend auto uses the local backend"
+
+
+def _cleanup_docker() -> None:
+    ok, why = engine_status()
+    if not ok:
+        raise _exit(SetupError(f"cannot clean up Docker: {why}", hint="start the Docker engine"))
+    from labctl._docker import cleanup
+
+    done = cleanup()
+    out.print(
+        f"removed {done.containers} containers, {done.networks} networks and {done.images} "
+        "images labelled as labctl's"
+    )
 
 
 def _port_row() -> tuple[str, str, str]:

@@ -18,12 +18,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from labctl import deps
 from labctl._net import free_port
 from labctl.deps import DependencyHandle
 from labctl.lab import Lab
-from labctl.service import Service, run_build
+from labctl.service import Service, ServiceHandle, run_build
 from labctl.submission import Submission
 from labctl.upstreams import LOOPBACK, Upstream, start_all
 
@@ -34,6 +35,8 @@ class Options:
     ready_timeout_s: float | None = None
     upstream_bind: str = LOOPBACK  # where stubs listen: a Docker backend binds its bridge
     upstream_host: str | None = None  # the host the service is told (default: upstream_bind)
+    backend: str = "local"  # "local" | "docker" (resolved: never "auto" here)
+    run_id: str | None = None  # the Docker backend labels what it creates with it
 
 
 @dataclass
@@ -61,9 +64,13 @@ class Environment:
         self.options = options
         self.workdir = Path(tempfile.mkdtemp(prefix="labctl-env-", dir=parent_dir))
         self.deps: dict[str, DependencyHandle] = {}
-        self.service: Service | None = None
+        self.service: ServiceHandle | None = None
         self.upstreams: dict[str, Upstream] = {}
         self.timings = Timings()
+        # The URL each dependency's service-side address is passed as (by name). Empty: the
+        # handle's own. A fault proxy set in front of a dependency puts its address here.
+        self.service_urls: dict[str, str] = {}
+        self.docker_run: Any = None  # labctl.deps.docker.DockerRun with the Docker backend
 
     @property
     def seed(self) -> int:
@@ -83,6 +90,11 @@ class Environment:
         self.close()
 
     def start(self) -> None:
+        if self.options.backend == "docker":
+            from labctl._docker_env import start_in_docker
+
+            start_in_docker(self)
+            return
         started = time.monotonic()
         for dep in self.lab.dependencies:
             workdir = self.workdir / dep.name
@@ -104,9 +116,16 @@ class Environment:
         )
 
     def service_env(self) -> dict[str, str]:
-        env = {dep.env: self.deps[dep.name].url for dep in self.lab.dependencies}
+        env = {dep.env: self.service_url(dep.name) for dep in self.lab.dependencies}
         env.update({u.env: u.url for u in self.upstreams.values()})
         return env
+
+    def service_url(self, name: str) -> str:
+        """The URL of dependency ``name`` as the service reaches it (a network alias in Docker)."""
+        handle = self.deps[name]
+        if name in self.service_urls:
+            return self.service_urls[name]
+        return str(getattr(handle, "service_url", handle.url))
 
     def _start_service(self) -> None:
         env = self.service_env()
@@ -126,6 +145,12 @@ class Environment:
             ready_timeout_s=ready_timeout,
             log_path=log_path,
         )
+        self.run_service(self.service)
+
+    def run_service(self, service: ServiceHandle) -> None:
+        """Start the service and give it the rest of the ready timeout to answer its health path."""
+        self.service = service
+        ready_timeout = self.options.ready_timeout_s or self.lab.service.ready_timeout_s
         started = time.monotonic()
         self.on_phase("starting your service")
         self.service.start()
@@ -143,10 +168,15 @@ class Environment:
                 upstream.close()
             for handle in reversed(list(self.deps.values())):
                 handle.close()
+            if self.docker_run is not None:
+                self.docker_run.close()  # anything left of this run, by its label
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def describe(self) -> Mapping[str, object]:
+        limits = getattr(self.service, "limits", None)
         return {
+            "backend": self.options.backend,
+            **({"limits": limits.to_dict()} if limits is not None else {}),
             "dependencies": {name: h.url for name, h in self.deps.items()},
             "service": self.service.url if self.service else None,
             "upstreams": {name: u.url for name, u in self.upstreams.items()},

@@ -29,6 +29,7 @@ class Dependency:
     kind: str
     env: str
     required: bool = True
+    image: str | None = None  # the Docker backend's image; LABCTL_<KIND>_IMAGE overrides it
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,9 @@ class ServiceSpec:
     protocol: str = "http"
     health: str = "/healthz"
     ready_timeout_s: float = 30.0
+    cpus: float = 1.0  # the Docker backend's box for the learner's service
+    memory_mb: int = 512
+    pids: int = 256
 
 
 @dataclass(frozen=True)
@@ -214,6 +218,9 @@ def _parse_service(r: _Reader, data: Mapping[str, Any]) -> ServiceSpec:
         protocol=protocol,
         health=r.string(data, "health", default="/healthz", where="service"),
         ready_timeout_s=r.number(data, "ready_timeout", default=30.0, where="service"),
+        cpus=r.number(data, "cpus", default=1.0, where="service"),
+        memory_mb=int(r.number(data, "memory_mb", default=512, where="service")),
+        pids=int(r.number(data, "pids", default=256, where="service")),
     )
 
 
@@ -227,7 +234,10 @@ def _parse_dependency(r: _Reader, name: str, data: Any) -> Dependency:
     env = r.string(data, "env", where=where)
     if not _ENV_NAME.match(env):
         r.fail(f"{where}.env", f"is {env!r}", "use an upper-case name such as DATABASE_URL")
-    return Dependency(name=name, kind=kind, env=env, required=bool(data.get("required", True)))
+    image = r.string(data, "image", where=where) if "image" in data else None
+    return Dependency(
+        name=name, kind=kind, env=env, required=bool(data.get("required", True)), image=image
+    )
 
 
 def _parse_upstream(r: _Reader, name: str, data: Any) -> UpstreamSpec:

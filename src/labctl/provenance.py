@@ -19,20 +19,24 @@ import psutil
 from labctl import __version__
 from labctl.lab import Lab
 
-BACKEND = "local"  # dependencies and the service run as local processes
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache"})
 
 
-def describe_run(lab: Lab, *, seed: int, ready_timeout_s: float | None) -> dict[str, Any]:
+def describe_run(
+    lab: Lab, *, seed: int, ready_timeout_s: float | None, backend: str = "local"
+) -> dict[str, Any]:
+    limits: dict[str, Any] = {
+        "ready_timeout_s": ready_timeout_s or lab.service.ready_timeout_s,
+        "stage_timeouts_s": {s.slug: s.timeout_s for s in lab.stages},
+    }
+    if backend == "docker":  # the box the learner's service ran in
+        limits |= {"cpus": lab.service.cpus, "memory_mb": lab.service.memory_mb}
     return {
         "labctl_version": __version__,
         "lab_version": lab_version(lab),
         "seed": seed,
-        "backend": BACKEND,
-        "limits": {
-            "ready_timeout_s": ready_timeout_s or lab.service.ready_timeout_s,
-            "stage_timeouts_s": {s.slug: s.timeout_s for s in lab.stages},
-        },
+        "backend": backend,
+        "limits": limits,
         "machine": machine(),
     }
 

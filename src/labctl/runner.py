@@ -17,11 +17,12 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labctl import _docker
 from labctl._storage import DATA_DIR_ENV, data_parent
 from labctl.errors import SetupError
 from labctl.lab import Lab, Stage
@@ -45,6 +46,8 @@ class RunSpec:
     stages: list[str]
     seed: int
     ready_timeout_s: float | None = None
+    backend: str = "local"
+    run_id: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -63,8 +66,10 @@ def run_check(
     ready_timeout_s: float | None = None,
     worker_log: Path | None = None,
     on_event: Callable[[Event], None] = lambda event: None,
+    backend: str = "local",
 ) -> Result:
     """Grade ``submission`` on ``stages`` of ``lab``. Raises KeyboardInterrupt when interrupted."""
+    run_id = _docker.new_run_id() if backend == "docker" else None
     spec = RunSpec(
         lab_root=str(lab.root),
         graders=str(lab.graders_dir),
@@ -73,12 +78,21 @@ def run_check(
             "run": submission.run,
             "build": submission.build,
             "lab": submission.lab,
+            "dockerfile": submission.dockerfile,
+            "context": submission.context,
+            "build_args": submission.build_args,
         },
         stages=[s.slug for s in stages],
         seed=seed,
         ready_timeout_s=ready_timeout_s,
+        backend=backend,
+        run_id=run_id,
     )
-    with tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp, _data_root() as data:
+    with (
+        _docker_leftovers_removed(run_id),
+        tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp,
+        _data_root() as data,
+    ):
         run_dir = Path(tmp)
         (run_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
         log_path = worker_log or run_dir / "worker.log"
@@ -91,6 +105,17 @@ def run_check(
                 log=_tail(log_path),
             )
         return Result.from_dict(_load_json(result_path))
+
+
+@contextmanager
+def _docker_leftovers_removed(run_id: str | None) -> Iterator[None]:
+    """A worker that was killed cannot remove its containers: whatever it left goes here."""
+    try:
+        yield
+    finally:
+        if run_id is not None:
+            with suppress(Exception):  # the engine went away: doctor --cleanup can do it later
+                _docker.cleanup(run_id)
 
 
 @contextmanager

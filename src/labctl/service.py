@@ -24,13 +24,14 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import psutil
 
 from labctl.errors import ServiceError
 
-__all__ = ["Service", "run_build"]
+__all__ = ["Service", "ServiceHandle", "run_build"]
 
 _log = logging.getLogger(__name__)
 
@@ -75,6 +76,38 @@ def run_build(
         hint=f"its output is below; run `{command}` in {cwd} to reproduce",
         log=tail,
     )
+
+
+class ServiceHandle(Protocol):
+    """What graders and the plugin use of the learner's service, whichever backend runs it:
+    ``Service`` (a process group) or ``labctl.service_docker.DockerService`` (a container)."""
+
+    url: str
+    port: int
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    def start(self) -> None: ...
+
+    def wait_healthy(self, timeout_s: float) -> int | None: ...
+
+    def terminate(self, timeout_s: float = 10.0) -> int | None: ...
+
+    def kill(self) -> int | None: ...
+
+    def restart(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    def log_mark(self) -> int: ...
+
+    def log_lines(self, since: int = 0) -> list[str]: ...
+
+    def tail(self, n: int = 20) -> list[str]: ...
 
 
 class Service:

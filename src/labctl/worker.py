@@ -53,7 +53,12 @@ def grade(spec: RunSpec, run_dir: Path) -> Result:
     lab = load_lab(Path(spec.lab_root), graders=Path(spec.graders))
     stages = tuple(s for s in lab.stages if s.slug in spec.stages)
     submission = Submission(**{**spec.submission, "path": Path(spec.submission["path"])})
-    options = Options(seed=spec.seed, ready_timeout_s=spec.ready_timeout_s)
+    options = Options(
+        seed=spec.seed,
+        ready_timeout_s=spec.ready_timeout_s,
+        backend=spec.backend,
+        run_id=spec.run_id,
+    )
     events = EventWriter(run_dir / EVENTS_FILE)
     try:
         with Environment(

@@ -1,0 +1,96 @@
+"""How an ``Environment`` starts with the Docker backend: network, dependency containers, the
+learner's image (built while the dependencies start) and the boxed service container.
+
+``Environment.close()`` undoes all of it, and the run's label catches anything left over.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from labctl.errors import ConfigError, LabctlError, SubmissionError
+from labctl.service_docker import DockerService, Limits
+
+if TYPE_CHECKING:
+    from labctl.environment import Environment
+
+
+def start_in_docker(env: Environment) -> None:
+    from labctl.deps.docker import DockerDependency, DockerRun
+
+    submission = env.submission
+    if not submission.dockerfile:
+        raise SubmissionError(
+            f"--backend docker needs a Dockerfile, and {submission.path}/labctl.toml names none",
+            hint='add to [service]: dockerfile = "Dockerfile" (or use --backend local)',
+        )
+    if env.lab.upstreams:
+        names = ", ".join(u.name for u in env.lab.upstreams)
+        raise ConfigError(
+            f"the {env.lab.id} lab's upstream stubs ({names}) cannot be reached from the Docker"
+            " backend's internal network",
+            hint="grade this lab with --backend local",
+        )
+    env.on_phase("creating the run's Docker network")
+    env.docker_run = run = DockerRun(env.options.run_id).open()
+    build = _Build(env)
+    build.start()  # the image builds while the dependencies start
+    started = time.monotonic()
+    for dep in env.lab.dependencies:
+        handle = DockerDependency(run, dep.kind, dep.name, dep.image)
+        env.deps[dep.name] = handle
+        env.on_phase(f"starting {dep.kind} ({handle.image})")
+        handle.start()
+    env.timings.dependencies_s = time.monotonic() - started
+    env.on_phase(f"building your image from {submission.dockerfile}")
+    image = build.result()
+    env.timings.build_s = build.seconds
+    spec = env.lab.service
+    service = DockerService(
+        run=run,
+        image=image,
+        env=env.service_env(),
+        limits=Limits(cpus=spec.cpus, memory_mb=spec.memory_mb, pids=spec.pids),
+        health_path=spec.health,
+        ready_timeout_s=env.options.ready_timeout_s or spec.ready_timeout_s,
+        log_path=env.workdir / "service.log",
+    )
+    env.run_service(service)
+
+
+class _Build(threading.Thread):
+    """docker build on a side thread; result() re-raises its error in the caller."""
+
+    def __init__(self, env: Environment) -> None:
+        super().__init__(daemon=True, name="labctl-docker-build")
+        self._env = env
+        self._image: str | None = None
+        self._error: BaseException | None = None
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        from labctl.deps.docker import build_image
+
+        submission = self._env.submission
+        started = time.monotonic()
+        try:
+            self._image = build_image(
+                self._env.docker_run,
+                submission.context_dir,
+                submission.dockerfile or "Dockerfile",
+                dict(submission.build_args),
+            )
+        except BaseException as exc:  # handed to the main thread by result()
+            self._error = exc
+        self.seconds = time.monotonic() - started
+
+    def result(self) -> str:
+        self.join()
+        if isinstance(self._error, LabctlError):
+            raise self._error
+        if self._error is not None:
+            raise RuntimeError("docker build failed") from self._error
+        assert self._image is not None
+        return self._image

@@ -1,0 +1,352 @@
+"""Dependencies as containers (the Docker backend), and the run's network and built images.
+
+The only module that imports testcontainers. One ``DockerRun`` per check owns a private,
+internal Docker network; each dependency is a testcontainers ``DockerContainer`` on it, reachable
+by the service under its network alias (``postgres:5432``) and by the host through a loopback-only
+``HostPath``. Readiness is a structured wait strategy that speaks the dependency's own protocol
+(a Postgres startup packet, a Redis PING), so it holds for the official images and for local
+stand-ins alike. Handles offer the same API as the local backend: ``pause()`` is ``docker pause``.
+
+Images, per dependency kind: ``LABCTL_<KIND>_IMAGE`` (e.g. ``LABCTL_POSTGRES_IMAGE``), else the
+lab's ``image = ...`` for that dependency, else the official pinned default in ``DEFAULT_IMAGES``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from collections.abc import Callable, Mapping
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.docker_client import DockerClient
+from testcontainers.core.network import Network
+from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
+
+from labctl import _docker
+from labctl.errors import DependencyError, ServiceError
+
+# labctl removes what it made by label; the reaper's image may not be pullable here.
+testcontainers_config.ryuk_disabled = True
+
+DEFAULT_IMAGES = {"postgres": "postgres:16-alpine", "redis": "redis:7-alpine"}
+PG_USER = PG_PASSWORD = PG_DB = "labctl"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 10
+_LOG_TAIL = 30
+
+
+def image_for(kind: str, configured: str | None = None) -> str:
+    """The image a dependency of ``kind`` runs: env var, then lab.toml, then the default."""
+    return os.environ.get(f"LABCTL_{kind.upper()}_IMAGE") or configured or DEFAULT_IMAGES[kind]
+
+
+@dataclass(frozen=True)
+class _Kind:
+    port: int
+    scheme: str
+    env: Mapping[str, str]
+    ready: Callable[[str, int], bool]
+    command: tuple[str, ...] = ()  # () keeps the image's own
+
+
+def _postgres_ready(host: str, port: int) -> bool:
+    """Ready when a startup packet gets an authentication request ('R'), not an error ('E')."""
+    params = f"user\0{PG_USER}\0database\0{PG_DB}\0\0".encode()
+    packet = struct.pack("!ii", 8 + len(params), 196608) + params
+    return _first_reply(host, port, packet).startswith(b"R")
+
+
+def _redis_ready(host: str, port: int) -> bool:
+    return _first_reply(host, port, b"PING\r\n").startswith(b"+PONG")
+
+
+def _first_reply(host: str, port: int, payload: bytes) -> bytes:
+    try:
+        with socket.create_connection((host, port), timeout=1.0) as sock:
+            sock.sendall(payload)
+            return sock.recv(64)
+    except OSError:
+        return b""
+
+
+KINDS = {
+    "postgres": _Kind(
+        5432,
+        "postgresql",
+        {
+            "POSTGRES_USER": PG_USER,
+            "POSTGRES_PASSWORD": PG_PASSWORD,
+            "POSTGRES_DB": PG_DB,
+            "POSTGRES_INITDB_ARGS": "--no-sync",  # a throwaway cluster: no fsync at initdb
+        },
+        _postgres_ready,
+        # A throwaway server, as in the local backend: durability buys nothing, skip the fsyncs.
+        (
+            "postgres",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ),
+    ),
+    "redis": _Kind(6379, "redis", {}, _redis_ready),
+}
+
+
+class ProtocolWait(WaitStrategy):
+    """Waits until the dependency answers its own protocol through the handle's host path."""
+
+    def __init__(self, handle: DockerDependency) -> None:
+        super().__init__()
+        self._handle = handle
+        self.with_poll_interval(0.02).with_startup_timeout(int(START_TIMEOUT_S))
+
+    def wait_until_ready(self, container: WaitStrategyTarget) -> None:
+        deadline = time.monotonic() + self._startup_timeout
+        handle = self._handle
+        while not handle.spec.ready(handle.host, handle.port):
+            wrapped = container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status not in ("created", "running", "restarting"):
+                raise RuntimeError(f"the container exited ({wrapped.status}) before it was ready")
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"not ready within {self._startup_timeout} s")
+            time.sleep(self._poll_interval)
+
+
+class DockerRun:
+    """One check's private internal network, and everything else it creates in Docker."""
+
+    def __init__(self, run_id: str | None = None) -> None:
+        self.run_id = run_id or _docker.new_run_id()
+        self.labels = _docker.labels(self.run_id, "network")
+        self._network = Network(docker_network_kw={"internal": True, "labels": self.labels})
+        self.name = ""
+
+    def open(self) -> Self:
+        self._network.name = f"labctl-{self.run_id}"
+        self._network.create()
+        self.name = self._network.name
+        return self
+
+    @property
+    def network(self) -> Network:
+        return self._network
+
+    def close(self) -> None:
+        """Remove this run's containers, network and images, whatever state they are in."""
+        with suppress(Exception):
+            _docker.cleanup(self.run_id)
+
+
+class DockerDependency:
+    """A dependency container on the run's network (handle API as ``labctl.deps.local``)."""
+
+    def __init__(self, run: DockerRun, kind: str, name: str, image: str | None = None) -> None:
+        if kind not in KINDS:
+            raise DependencyError(
+                f"no Docker support for {kind!r}", hint=f"kinds: {', '.join(KINDS)}"
+            )
+        self.run, self.kind, self.name = run, kind, name
+        self.spec = KINDS[kind]
+        self.image = image_for(kind, image)
+        self.host, self.port = "", 0
+        self._path: _docker.HostPath | None = None
+        self._container = (
+            DockerContainer(self.image, labels=_docker.labels(run.run_id, "dependency"))
+            .with_envs(**self.spec.env)
+            .with_network(run.network)
+            .with_network_aliases(name)
+            .with_name(f"labctl-{run.run_id}-{name}")
+            .waiting_for(ProtocolWait(self))
+        )
+        if self.spec.command:
+            self._container.with_command(list(self.spec.command))
+        self.timings: dict[str, float] = {}
+
+    @property
+    def url(self) -> str:
+        return self._url(self.host, self.port)
+
+    @property
+    def service_url(self) -> str:
+        """The URL the learner's service uses: the network alias, on the run's network."""
+        return self._url(self.name, self.spec.port)
+
+    def _url(self, host: str, port: int) -> str:
+        if self.kind == "postgres":
+            return f"postgresql://{PG_USER}:{PG_PASSWORD}@{host}:{port}/{PG_DB}"
+        return f"redis://{host}:{port}/0"
+
+    @property
+    def running(self) -> bool:
+        return self._status() == "running"
+
+    def start(self) -> None:
+        """Create and start the container (or start it again after stop()), wait until ready."""
+        started = time.monotonic()
+        try:
+            if self._container._container is None:
+                self._create()
+            else:
+                self._wrapped().start()
+                self._retarget()
+                ProtocolWait(self).wait_until_ready(self._container)
+        except Exception as exc:
+            raise self._failure(exc) from exc
+        self.timings["start"] = time.monotonic() - started
+
+    def _create(self) -> None:
+        try:
+            self._container.get_docker_client().client.images.get(self.image)
+        except Exception as exc:
+            raise DependencyError(
+                f"the image {self.image} for {self.name} is not on this machine ({exc})",
+                hint=f"docker pull {self.image}, or set LABCTL_{self.kind.upper()}_IMAGE "
+                "to an image that is (see README: Docker backend)",
+            ) from exc
+        # testcontainers' start() creates, starts and waits; the host path must exist before
+        # the wait, so split it: the wait strategy runs once the container has an address.
+        wait = self._container._wait_strategy
+        self._container._wait_strategy = None
+        self._container.start()
+        self._path = _docker.HostPath(self._ip(), self.spec.port)
+        self._path.open()
+        self.host, self.port = self._path.host, self._path.port
+        assert wait is not None
+        wait.wait_until_ready(self._container)
+        self._container._wait_strategy = wait
+
+    def stop(self) -> None:
+        self._wrapped().stop(timeout=STOP_TIMEOUT_S)
+
+    def pause(self) -> None:
+        self._wrapped().pause()
+
+    def resume(self) -> None:
+        self._wrapped().unpause()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        if self._path is not None:
+            self._path.close()
+        if self._container._container is not None:
+            with suppress(Exception):
+                self._container.get_wrapped_container().remove(force=True, v=True)
+        self._container.get_docker_client().client.close()
+
+    def logs(self, last: int = 50) -> list[str]:
+        try:
+            data: bytes = self._wrapped().logs(tail=last)
+            text = data.decode("utf-8", errors="replace")
+        except Exception:
+            return []
+        return text.splitlines()[-last:]
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _wrapped(self) -> Any:
+        return self._container.get_wrapped_container()
+
+    def _status(self) -> str:
+        try:
+            wrapped = self._wrapped()
+            wrapped.reload()
+            return str(wrapped.status)
+        except Exception:
+            return "missing"
+
+    def _ip(self) -> str:
+        return _docker.container_ip(self._wrapped(), self.run.name)
+
+    def _retarget(self) -> None:
+        assert self._path is not None
+        self._path.retarget(self._ip())
+        self.host, self.port = self._path.host, self._path.port
+
+    def _failure(self, exc: Exception) -> DependencyError:
+        if isinstance(exc, DependencyError):
+            return exc
+        return DependencyError(
+            f"{self.name} ({self.image}) did not become ready: {exc}",
+            hint="its container log is below; check the image and LABCTL_"
+            f"{self.kind.upper()}_IMAGE",
+            log=self.logs(_LOG_TAIL),
+            log_source=self.name,
+        )
+
+
+def build_image(
+    run: DockerRun, context: Path, dockerfile: str, build_args: Mapping[str, str]
+) -> str:
+    """Build the learner's image from ``context``; returns its tag. Raises ServiceError."""
+    tag = f"labctl-service:{run.run_id}"
+    lines: list[str] = []
+    with closing(_docker.client(timeout_s=900)) as engine:
+        _stream_build(engine, tag, run, context, dockerfile, build_args, lines)
+    return tag
+
+
+def _stream_build(
+    engine: Any,
+    tag: str,
+    run: DockerRun,
+    context: Path,
+    dockerfile: str,
+    build_args: Mapping[str, str],
+    lines: list[str],
+) -> None:
+    try:
+        for chunk in engine.api.build(
+            path=str(context),
+            dockerfile=dockerfile,
+            tag=tag,
+            buildargs=dict(build_args),
+            labels=_docker.labels(run.run_id, "image"),
+            rm=True,
+            forcerm=True,
+            decode=True,
+        ):
+            lines.extend(str(chunk.get("stream", "")).splitlines())
+            if "error" in chunk:
+                raise ServiceError(
+                    f"docker build of {context / dockerfile} failed: {chunk['error'].strip()}",
+                    hint=f"reproduce with: docker build -f {dockerfile} {context}",
+                    log=[line for line in lines if line.strip()][-_LOG_TAIL:],
+                )
+    except ServiceError:
+        raise
+    except Exception as exc:
+        raise ServiceError(
+            f"could not build {context / dockerfile}: {exc}",
+            hint="check the Dockerfile path and that the Docker engine answers (labctl doctor)",
+        ) from exc
+
+
+def service_container(run: DockerRun, image: str, env: Mapping[str, str], **kwargs: Any) -> Any:
+    """Create (not start) the learner's container on the run's network; a docker-py Container."""
+    return DockerClient().create(
+        image,
+        environment=dict(env),
+        labels=_docker.labels(run.run_id, "service"),
+        name=f"labctl-{run.run_id}-service",
+        network=run.name,
+        **kwargs,
+    )

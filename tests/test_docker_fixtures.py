@@ -1,0 +1,108 @@
+"""The golden fixtures graded with ``--backend docker``: every solution gets the verdicts its
+expected.json pins for the local backend, and after all those checks, plus checks interrupted
+with Ctrl-C and one whose service crashes, nothing of labctl's is left in the engine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import FIXTURES, ROOT, labctl, labctl_env
+from tests.docker_support import STANDIN_ENV, leftovers, require_docker
+from tests.test_fixtures import LAB, SEED, SOLUTIONS, outcome
+
+PARALLEL = 3  # containers wait on each other more than on the CPU; three at once halves the time
+CRASHES = ROOT / "tests" / "services" / "docker-crash"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _engine() -> None:
+    require_docker()
+
+
+def _check(solution: Path, tmp_path: Path) -> tuple[str, dict[str, Any] | None, str]:
+    scratch = tmp_path / solution.name
+    scratch.mkdir()
+    run = labctl(
+        ["check", LAB, "--backend", "docker", "--path", str(solution), "--seed", SEED],
+        tmp_path=scratch,
+        timeout=600,
+        env=labctl_env(**STANDIN_ENV),
+    )
+    got = outcome(run.report) if run.report is not None else None
+    return solution.name, got, run.stderr[-3000:] + run.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(PARALLEL) as pool:
+        results = list(pool.map(lambda s: _check(s, tmp_path), SOLUTIONS))
+    wrong = {}
+    for name, got, output in results:
+        expected = json.loads((FIXTURES / LAB / name / "expected.json").read_text())
+        if got != expected:
+            wrong[name] = {"expected": expected, "got": got, "output": output}
+    assert wrong == {}, json.dumps(wrong, indent=1)[:20000]
+
+
+def _interrupt_after(phase_s: float, tmp_path: Path) -> int:
+    """Start a Docker check of the reference, send Ctrl-C after phase_s; labctl's exit code."""
+    args = ["check", LAB, "--backend", "docker", "--path", str(FIXTURES / LAB / "reference")]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labctl", *args, "--json", str(tmp_path / "r.json")],
+        env=labctl_env(**STANDIN_ENV),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(phase_s)  # the point of interruption, not a wait for readiness
+    proc.send_signal(signal.SIGINT)
+    return proc.wait(timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("after_s", [2.0, 12.0], ids=["while-starting", "while-grading"])
+def test_ctrl_c_leaves_nothing_behind(after_s: float, tmp_path: Path) -> None:
+    assert _interrupt_after(after_s, tmp_path) == 130
+    assert leftovers() == {"containers": [], "networks": [], "images": []}
+    assert not (tmp_path / "r.json").exists()
+
+
+@pytest.mark.slow
+def test_a_crashing_service_is_reported_and_leaves_nothing(tmp_path: Path) -> None:
+    run = labctl(
+        ["check", LAB, "--backend", "docker", "--path", str(CRASHES)],
+        tmp_path=tmp_path,
+        env=labctl_env(**STANDIN_ENV),
+    )
+    assert run.code == 3, run.stderr
+    assert run.report is not None
+    assert "exited with code 3" in run.report["error"]
+    assert any("giving up on purpose" in line for line in run.report["log"])
+    assert leftovers() == {"containers": [], "networks": [], "images": []}
+
+
+def test_doctor_cleanup_removes_what_a_killed_run_left(tmp_path: Path) -> None:
+    """A SIGKILLed labctl cannot clean up; ``doctor --cleanup`` finds its things by label."""
+    network = "labctl-test-orphan"
+    subprocess.run(
+        ["docker", "network", "create", "--internal", "--label", "org.labctl.run=orphan", network],
+        check=True,
+        capture_output=True,
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "labctl", "doctor", "--cleanup"],
+        env=labctl_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "removed 0 containers, 1 networks" in done.stdout, done.stdout + done.stderr
+    assert network not in leftovers()["networks"]

@@ -42,7 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     paths = PYTHON_FIXTURES[: args.count]
     cores = len(os.sched_getaffinity(0))
-    print(f"{len(paths)} submissions, {cores} cores")
+    load = os.getloadavg()[0]
+    print(f"{len(paths)} submissions, {cores} cores, load average {load:.1f} before the runs")
     baseline = grade(paths, 1)
     print(f"--jobs 1 (baseline): {baseline:6.1f} s  {baseline / len(paths):5.1f} s each")
     for jobs in args.jobs:

@@ -149,3 +149,21 @@ def test_shipped_workflows_parse_and_the_examples_never_run_on_this_repos_pushes
     matrix = yaml.safe_load((ROOT / "docs" / "cohort-matrix.yml").read_text())
     merge = " ".join(step.get("run", "") for step in matrix["jobs"]["merge"]["steps"])
     assert "labctl report merge results" in merge
+
+
+def test_summary_of_a_repeated_run_names_unstable_stages() -> None:
+    stage = StageResult("stats", "Click counts", Status.FAIL)
+    stability = {
+        "runs": 3,
+        "stages": {
+            "health": {"statuses": {"pass": 3}, "stable": True},
+            "stats": {"statuses": {"pass": 2, "fail": 1}, "stable": False},
+        },
+    }
+    result = Result("lab", 1, Status.FAIL, 1, 1.0, (stage,), meta={"stability": stability})
+    text = step_summary(result)
+    assert (
+        "**Unstable over 3 runs** (the worst run is reported):\n\n- `stats`: 1× fail, 2× pass"
+        in text
+    )
+    assert "health`:" not in text

@@ -99,10 +99,11 @@ def _html_row(aggregate: Aggregate, row: Row, p99: tuple[str, ...]) -> str:
     data = _csv_row(aggregate, row)
     link = f'<a href="{_e(row.name)}.json">{_e(row.name)}</a>' if row.result else _e(row.name)
     verdict = str(data["verdict"])
+    style = verdict if row.result else "error"
     title = f' title="{_e(data["problem"])}"' if data["problem"] else ""
     cells = [
         f"<td>{link}</td>",
-        f'<td class="{_e(verdict)}"{title}>{_e(verdict)}</td>',
+        f'<td class="{_e(style)}"{title}>{_e(verdict)}</td>',
         f'<td class="num">{_e(_points(data["points"], data["max_points"]))}</td>',
     ]
     for slug in aggregate.stages:

@@ -75,6 +75,7 @@ def step_summary(result: Result) -> str:
         lines += ["### The environment could not start", "", *_fenced(_error_text(result)), ""]
     else:
         lines += [*_stage_table(result.stages), ""]
+        lines += _stability(result)
         lines += _first_failure(result.stages)
     lines += [_provenance(result), ""]
     return "\n".join(lines) + "\n"
@@ -89,6 +90,23 @@ def _stage_table(stages: tuple[StageResult, ...]) -> list[str]:
             f"| {passed}/{len(stage.checks)} | {stage.points_earned}/{stage.points_possible} |"
         )
     return rows
+
+
+def _stability(result: Result) -> list[str]:
+    """A ``--repeat`` run's stages that did not give the same status every time."""
+    stability = result.meta.get("stability")
+    if not stability:
+        return []
+    runs = stability["runs"]
+    flaky = [
+        f"- `{_code(slug)}`: "
+        + ", ".join(f"{n}× {status}" for status, n in sorted(row["statuses"].items()))
+        for slug, row in stability["stages"].items()
+        if not row["stable"]
+    ]
+    if not flaky:
+        return [f"Every stage gave the same status in all {runs} runs.", ""]
+    return [f"**Unstable over {runs} runs** (the worst run is reported):", "", *flaky, ""]
 
 
 def _first_failure(stages: tuple[StageResult, ...]) -> list[str]:

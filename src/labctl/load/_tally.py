@@ -53,6 +53,7 @@ class Tally:
     wall_s: float = 0.0
     workers: int = 1
     busiest: float = 0.0
+    pressure: float = -1.0  # share of the window some task waited for a CPU (-1: unknown)
 
     def record(self, second: int, lag_s: float, latency_s: float, service_s: float) -> None:
         """One measured request: its slot's second, send lag, and both latencies."""
@@ -92,6 +93,7 @@ class Tally:
             "last_done": self.last_done,
             "cpu_s": self.cpu_s,
             "wall_s": self.wall_s,
+            "pressure": self.pressure,
         }
 
 
@@ -115,6 +117,7 @@ def merge(wires: Iterable[Mapping[str, Any]]) -> Tally:
         total.last_done = max(total.last_done, wire["last_done"])
         total.cpu_s += wire["cpu_s"]
         total.wall_s = max(total.wall_s, wire["wall_s"])
+        total.pressure = max(total.pressure, wire.get("pressure", -1.0))
         if wire["wall_s"] > 0:
             total.busiest = max(total.busiest, wire["cpu_s"] / wire["wall_s"])
     return total

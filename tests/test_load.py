@@ -185,3 +185,17 @@ def test_a_service_that_never_answers_gives_timeouts_not_an_inconclusive_run() -
     assert got.verdict == "ok"
     assert got.errors["timeout"] == got.sent == 20
     assert got.latency_ms.p50 >= 1000
+
+
+def test_a_saturated_machine_or_a_pegged_worker_is_inconclusive() -> None:
+    tally = Tally()
+    for _ in range(100):
+        tally.record(0, 0.0, 0.002, 0.002)
+    tally.first_slot, tally.last_done, tally.cpu_s, tally.wall_s = 1.0, 2.0, 0.95, 1.0
+    tally.pressure = 0.8
+    plan = Plan("http://x", Scenario.get("/"), rate=100, duration_s=1, warmup_s=0)
+    got = report(plan, merge([tally.to_wire()]))
+    assert got.inconclusive
+    assert any("CPUs were saturated" in r and "80%" in r for r in got.reasons)
+    assert any("CPU was pegged" in r for r in got.reasons)
+    assert got.generator.cpu_pressure == 0.8

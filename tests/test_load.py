@@ -59,9 +59,13 @@ def test_a_held_schedule_sends_every_slot_once(fast_url: str) -> None:
 def test_latency_counts_from_the_slot_so_a_stall_is_seen(stalling_url: str) -> None:
     """A server paused 200 ms of every second: a fifth of the slots wait up to 200 ms."""
     got = run(stalling_url, Scenario.get("/"), rate=100, duration_s=2, warmup_s=0.5, processes=1)
-    # True latency of a slot t in the pause is (0.2 - t % 1); the 99th percentile is ~190 ms.
-    assert got.latency_ms.p99 == pytest.approx(190, abs=25)
-    assert got.latency_ms.p50 < 20
+    if got.inconclusive:  # a saturated machine: the engine says so instead of a figure
+        assert got.reasons
+        return
+    # True latency of a slot t in the pause is (0.2 - t % 1); the 99th percentile is ~190 ms,
+    # plus at most the generator's own lateness.
+    assert 165 <= got.latency_ms.p99 <= 215 + got.send_lag_ms.p99
+    assert got.service_latency_ms.p50 < 20
 
 
 def test_an_overloaded_generator_is_inconclusive_not_a_failure(fast_url: str) -> None:

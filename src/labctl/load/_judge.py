@@ -50,6 +50,7 @@ class Plan:
 
 
 def report(plan: Plan, tally: Tally) -> LoadReport:
+    tally.flush()
     reasons = saturation(plan, tally)
     answered = tally.sent - sum(tally.errors.values())
     span = max(tally.last_done - tally.first_slot, plan.duration_s) if tally.sent else 0.0

@@ -20,6 +20,7 @@ from labctl.load import LoadReport, Scenario, run
 from labctl.load._judge import Plan, report
 from labctl.load._tally import Tally, merge
 from tests.conftest import labctl_env
+from tests.test_cli import cli as _cli
 
 SERVER = Path(__file__).parent / "services" / "fast.py"
 
@@ -144,17 +145,6 @@ def test_the_load_command_rejects_a_url_that_is_not_http() -> None:
     run = _cli("load", "http://127.0.0.1:8080/abc", "--rate", "10", "--duration", "1")
     assert run.returncode == 2
     assert "--path /abc" in " ".join(run.stderr.split())
-
-
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=labctl_env(COLUMNS="200"),
-        check=False,
-    )
 
 
 def test_a_killed_caller_leaves_no_load_process_behind(fast_url: str) -> None:

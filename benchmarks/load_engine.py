@@ -40,8 +40,16 @@ def engine_max(url: str, seconds: float, processes: int) -> tuple[Figures, LoadR
     rate, best = 500.0, None
     while True:
         figures, report = engine(url, rate, seconds, processes)
-        held = not report.inconclusive and report.achieved_rps >= 0.95 * rate
-        print(f"  engine at {rate:7.0f} req/s: {'held' if held else 'NOT held'} {report.reasons}")
+        # The generator's own limits only: on a busy machine its CPU pressure says nothing
+        # about how far the engine itself can go.
+        own = [r for r in report.reasons if not r.startswith("the machine's CPUs")]
+        held = not own and report.achieved_rps >= 0.95 * rate
+        print(
+            f"  engine at {rate:7.0f} req/s: {'held' if held else 'NOT held'} "
+            f"(send lag p99 {report.send_lag_ms.p99:.1f} ms, busiest worker "
+            f"{report.generator.busiest:.0%}, machine CPU pressure "
+            f"{report.generator.cpu_pressure:.0%}) {own}"
+        )
         if not held:
             break
         best, rate = (figures, report), rate * 1.25
@@ -83,7 +91,8 @@ def max_rates(url: str, seconds: float, processes: int) -> Figures:
 
 def same_rate(url: str, rate: float, seconds: float, processes: int) -> None:
     print(f"\n2. reported p99 at {rate:g} req/s against nginx")
-    row(engine(url, rate, seconds, processes)[0], "(open model, from intended send)")
+    figures, report = engine(url, rate, seconds, processes)
+    row(figures, f"(open model, from intended send) verdict {report.verdict} {report.reasons}")
     row(plain_locust(url, users=20, processes=processes, seconds=seconds + 1, rate=rate))
     row(wrk(url, threads=processes, connections=20, seconds=seconds, rate=rate))
 
@@ -95,7 +104,7 @@ def stall_probe(rate: float, seconds: float, processes: int) -> None:
         truth = true_p99(report, STALL_MS, report.service_latency_ms.p50)
         locust = plain_locust(url, users=20, processes=processes, seconds=seconds + 1, rate=rate)
         ceiling = wrk(url, threads=processes, connections=20, seconds=seconds, rate=rate)
-    print(f"  true p99 from the schedule: {truth:.1f} ms")
+    print(f"  true p99 from the schedule: {truth:.1f} ms (engine verdict {report.verdict})")
     for f in (figures, locust, ceiling):
         row(f, f"p99 / true p99 = {f.p99_ms / truth:.2f}")
     error = abs(figures.p99_ms - truth) / truth
@@ -106,13 +115,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--processes", type=int, default=default_processes())
     parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--rate", type=float, default=1000.0, help="rate for parts 2 and 3")
+    parser.add_argument("--rate", type=float, default=1000.0, help="the rate of part 2")
+    parser.add_argument("--stall-rate", type=float, default=200.0, help="the rate of part 3")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     with nginx() as url:
         max_rates(url, args.seconds, args.processes)
         same_rate(url, args.rate, args.seconds, args.processes)
-    stall_probe(min(args.rate, 500), args.seconds * 2, args.processes)
+    stall_probe(args.stall_rate, args.seconds * 2, args.processes)
     print(f"\nload average at end: {os.getloadavg()[0]:.2f}")
 
 

@@ -10,6 +10,7 @@ from labctl.load._model import Scenario
 from labctl.load._tally import Tally
 from labctl.report.html import CHECK_SECTIONS, render_html, write_html
 from labctl.results import CheckResult, Result, StageResult, Status
+from tests.test_grading_runtime import toy
 
 
 def load_run(seconds: int = 5) -> dict[str, object]:
@@ -84,3 +85,12 @@ def test_the_file_is_written_whole(tmp_path: Path) -> None:
     write_html(result(), target)
     assert target.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
+
+
+def test_check_writes_the_html_report(tmp_path: Path) -> None:
+    page = tmp_path / "report.html"
+    run = toy(tmp_path, "--stage", "basics", "--seed", "5", "--html", str(page))
+    assert run.code == 1, run.stdout
+    text = page.read_text(encoding="utf-8")
+    assert "basics/ok-answers-201" in text
+    assert "201 Created" in text

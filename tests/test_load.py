@@ -20,6 +20,7 @@ from labctl.load import LoadReport, Scenario, run
 from labctl.load._judge import Plan, report
 from labctl.load._tally import Tally, merge
 from tests.conftest import labctl_env
+from tests.test_cli import cli as _cli
 
 SERVER = Path(__file__).parent / "services" / "fast.py"
 
@@ -59,9 +60,13 @@ def test_a_held_schedule_sends_every_slot_once(fast_url: str) -> None:
 def test_latency_counts_from_the_slot_so_a_stall_is_seen(stalling_url: str) -> None:
     """A server paused 200 ms of every second: a fifth of the slots wait up to 200 ms."""
     got = run(stalling_url, Scenario.get("/"), rate=100, duration_s=2, warmup_s=0.5, processes=1)
-    # True latency of a slot t in the pause is (0.2 - t % 1); the 99th percentile is ~190 ms.
-    assert got.latency_ms.p99 == pytest.approx(190, abs=25)
-    assert got.latency_ms.p50 < 20
+    if got.inconclusive:  # a saturated machine: the engine says so instead of a figure
+        assert got.reasons
+        return
+    # True latency of a slot t in the pause is (0.2 - t % 1); the 99th percentile is ~190 ms,
+    # plus at most the generator's own lateness.
+    assert 165 <= got.latency_ms.p99 <= 215 + got.send_lag_ms.p99
+    assert got.service_latency_ms.p50 < 20
 
 
 def test_an_overloaded_generator_is_inconclusive_not_a_failure(fast_url: str) -> None:
@@ -142,17 +147,6 @@ def test_the_load_command_rejects_a_url_that_is_not_http() -> None:
     assert "--path /abc" in " ".join(run.stderr.split())
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "labctl", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=labctl_env(COLUMNS="200"),
-        check=False,
-    )
-
-
 def test_a_killed_caller_leaves_no_load_process_behind(fast_url: str) -> None:
     code = (
         "from labctl.load import run, Scenario\n"
@@ -185,3 +179,17 @@ def test_a_service_that_never_answers_gives_timeouts_not_an_inconclusive_run() -
     assert got.verdict == "ok"
     assert got.errors["timeout"] == got.sent == 20
     assert got.latency_ms.p50 >= 1000
+
+
+def test_a_saturated_machine_or_a_pegged_worker_is_inconclusive() -> None:
+    tally = Tally()
+    for _ in range(100):
+        tally.record(0, 0.0, 0.002, 0.002)
+    tally.first_slot, tally.last_done, tally.cpu_s, tally.wall_s = 1.0, 2.0, 0.95, 1.0
+    tally.pressure = 0.8
+    plan = Plan("http://x", Scenario.get("/"), rate=100, duration_s=1, warmup_s=0)
+    got = report(plan, merge([tally.to_wire()]))
+    assert got.inconclusive
+    assert any("CPUs were saturated" in r and "80%" in r for r in got.reasons)
+    assert any("CPU was pegged" in r for r in got.reasons)
+    assert got.generator.cpu_pressure == 0.8

@@ -28,6 +28,9 @@ from labctl.load._tally import Tally
 # jitter, reported as late sends, and judged against each budget by the expect helpers.)
 LAG_P99_LIMIT_MS = 50.0
 CPU_PEGGED = 0.90  # a worker using this share of a core has no room left to keep time
+# Some task waited for a CPU this share of the time: the machine (service, dependencies and
+# generator share it) was saturated, so latency measures the machine, not the service.
+PRESSURE_LIMIT = 0.5
 MISSING_LIMIT = 0.01  # slots never sent (a worker lost, a run cut short)
 
 
@@ -47,6 +50,7 @@ class Plan:
 
 
 def report(plan: Plan, tally: Tally) -> LoadReport:
+    tally.flush()
     reasons = saturation(plan, tally)
     answered = tally.sent - sum(tally.errors.values())
     span = max(tally.last_done - tally.first_slot, plan.duration_s) if tally.sent else 0.0
@@ -70,6 +74,7 @@ def report(plan: Plan, tally: Tally) -> LoadReport:
             cpu_s=round(tally.cpu_s, 3),
             busiest=round(tally.busiest, 3),
             cpu_ms_per_request=round(1000 * tally.cpu_s / tally.sent, 4) if tally.sent else 0.0,
+            cpu_pressure=round(tally.pressure, 3),
         ),
         verdict=VERDICT_INCONCLUSIVE if reasons else VERDICT_OK,
         reasons=tuple(reasons),
@@ -93,6 +98,11 @@ def saturation(plan: Plan, tally: Tally) -> list[str]:
         reasons.append(
             f"the generator's CPU was pegged: a worker used {tally.busiest:.0%} of a core "
             f"(limit {CPU_PEGGED:.0%}); lower the rate or give it more cores"
+        )
+    if tally.pressure > PRESSURE_LIMIT:
+        reasons.append(
+            f"the machine's CPUs were saturated: some task waited for a CPU {tally.pressure:.0%} "
+            f"of the time (limit {PRESSURE_LIMIT:.0%}); run again on a quieter machine"
         )
     return reasons
 

@@ -96,6 +96,9 @@ class Generator:
     cpu_s: float
     busiest: float  # the highest CPU share of one core among the worker processes
     cpu_ms_per_request: float
+    # Share of the window during which some task on the generator's machine waited for a CPU
+    # (Linux PSI, /proc/pressure/cpu); -1 where the kernel does not report it.
+    cpu_pressure: float = -1.0
 
 
 @dataclass(frozen=True)

@@ -79,10 +79,13 @@ def _run_in(tmp: Path, plan: dict[str, object], workers: int, run_s: float) -> L
             for proc in procs:
                 _stop(proc)
     if code != 0 or not out.is_file():
+        lines = log.read_text(errors="replace").splitlines()[-LOG_LINES:]
+        said = next((line for line in reversed(lines) if line.startswith("labctl-load: ")), "")
         raise LoadError(
-            "the load generator did not finish its run",
+            "the load generator did not finish its run"
+            + (f": {said.removeprefix('labctl-load: ')}" if said else " (no report)"),
             hint="see its log lines; a busy machine may need fewer processes (--processes)",
-            log=log.read_text(errors="replace").splitlines()[-LOG_LINES:],
+            log=lines,
         )
     return LoadReport.from_dict(json.loads(out.read_text()))
 

@@ -55,6 +55,7 @@ def generator_line(report: LoadReport) -> str:
         f"generator {g.processes} processes, {g.cpu_s:.2f} s CPU "
         f"({g.cpu_ms_per_request:.3f} ms/request, busiest at {g.busiest:.0%} of a core), "
         f"{report.late_sends} late sends (>1 ms), send lag p99 {report.send_lag_ms.p99:.1f} ms"
+        + (f", CPU pressure {g.cpu_pressure:.0%}" if g.cpu_pressure >= 0 else "")
     )
 
 

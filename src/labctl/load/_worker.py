@@ -26,6 +26,7 @@ from gevent.pool import Group  # noqa: E402
 from locust import User, task  # noqa: E402
 from locust.contrib.fasthttp import FastHttpSession  # noqa: E402
 from locust.env import Environment  # noqa: E402
+from locust.event import EventHook  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
 from labctl.load._model import Scenario  # noqa: E402
@@ -47,6 +48,17 @@ class Idle(User):
     @task
     def idle(self) -> None:
         self.stop()
+
+
+def cpu_waiting_s() -> float | None:
+    """Seconds some task on this machine has waited for a CPU since boot (Linux PSI)."""
+    try:
+        with open("/proc/pressure/cpu") as file:
+            some = file.readline().split()
+    except OSError:
+        return None
+    total = next((f for f in some if f.startswith("total=")), None)
+    return int(total[6:]) / 1e6 if total else None
 
 
 def cpu_s() -> float:
@@ -71,11 +83,12 @@ class Schedule:
 
     def run(self) -> Tally:
         group = Group()
-        cpu0, wall0 = cpu_s(), time.perf_counter()
+        cpu0, wall0, wait0 = cpu_s(), time.perf_counter(), cpu_waiting_s()
         behind, measuring = 0, False
         for k in range(self.index, self.slots, self.count):
             if k >= self.warm_slots and not measuring:  # the generator's CPU counts from here
-                cpu0, wall0, measuring = cpu_s(), time.perf_counter(), True
+                cpu0, wall0, wait0 = cpu_s(), time.perf_counter(), cpu_waiting_s()
+                measuring = True
             delay = self.base + k / self.rate - time.perf_counter() - WAKE_EARLY_S
             if delay > 0:
                 gevent.sleep(delay)
@@ -91,6 +104,9 @@ class Schedule:
         group.kill(block=False)
         self.tally.cpu_s = cpu_s() - cpu0
         self.tally.wall_s = time.perf_counter() - wall0
+        wait1 = cpu_waiting_s()
+        if wait0 is not None and wait1 is not None and self.tally.wall_s > 0:
+            self.tally.pressure = (wait1 - wait0) / self.tally.wall_s
         return self.tally
 
     def send(self, k: int) -> None:
@@ -142,7 +158,8 @@ def _timed_out(error: BaseException | None) -> bool:
 def _session(env: Environment, url: str, scenario: Scenario) -> FastHttpSession:
     session = FastHttpSession(
         base_url=url,
-        request_event=env.events.request,
+        # Our own timing and tally replace locust's per-request statistics (and their cost).
+        request_event=EventHook(),  # type: ignore[no-untyped-call]
         user=None,
         max_retries=0,
         max_redirects=0,

@@ -51,6 +51,7 @@ def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path:
         if got != expected:
             wrong[name] = {"expected": expected, "got": got, "output": output}
     assert wrong == {}, json.dumps(wrong, indent=1)[:20000]
+    assert leftovers() == {"containers": [], "networks": [], "images": []}
 
 
 def _interrupt_after(phase_s: float, tmp_path: Path) -> int:
@@ -84,8 +85,9 @@ def test_a_crashing_service_is_reported_and_leaves_nothing(tmp_path: Path) -> No
     )
     assert run.code == 3, run.stderr
     assert run.report is not None
-    assert "exited with code 3" in run.report["error"]
-    assert any("giving up on purpose" in line for line in run.report["log"])
+    error = run.report["error"]
+    assert "your service exited with code 3" in error["message"]
+    assert error["log"] == ["giving up on purpose"]
     assert leftovers() == {"containers": [], "networks": [], "images": []}
 
 

@@ -105,7 +105,9 @@ def _remove_labelled(engine: Any, selector: str) -> Cleanup:
     images = engine.images.list(filters=found)
     for image in images:
         with suppress(Exception):
-            engine.images.remove(image.id, force=True, noprune=False)
+            # noprune: the untagged layers below it are the engine's build cache; pruning them
+            # would make every run rebuild the learner's dependencies from scratch.
+            engine.images.remove(image.id, force=True, noprune=True)
     return Cleanup(len(containers), len(networks), len(images))
 
 

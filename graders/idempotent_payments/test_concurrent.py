@@ -17,7 +17,10 @@ from .bank import Bank
 pytestmark = stage("concurrent")
 
 CLIENTS = 20
-BANK_LATENCY_S = 0.3  # a slow bank keeps the first request in flight while the others arrive
+# A slow bank keeps the first request in flight while the others arrive, even when opening their
+# database connections takes a while on a busy machine (0.3 s was not always enough). The spec
+# promises the bank answers within 1 s and asks services to wait 2-3 s.
+BANK_LATENCY_S = 1.0
 
 
 @points(8)
@@ -45,8 +48,6 @@ def test_one_charge_for_simultaneous_retries(
     final = post(http, key, order)
     expect.status(final, 201, hint="once the first request finished, a retry replays its answer")
     expect_payment(final, order, "succeeded")
-    for resp in created:
-        _expect_same(resp, final)
     expect_charges(
         bank,
         order,
@@ -55,6 +56,8 @@ def test_one_charge_for_simultaneous_retries(
         why="simultaneous duplicates must not each charge: claim the key atomically (a unique "
         "constraint, a row lock) before calling the bank",
     )
+    for resp in created:
+        _expect_same(resp, final)
 
 
 def _expect_in_progress(resp: httpx.Response) -> None:

@@ -13,6 +13,7 @@ run's bridge, which only this machine can reach.
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -22,6 +23,7 @@ from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import Any
 
+from labctl._lifeline import arm
 from labctl._net import free_port
 from labctl.errors import ConfigError, SetupError, SubmissionError
 from labctl.submission import Submission
@@ -40,7 +42,6 @@ __all__ = [
 LABEL = "org.labctl.run"
 _SOCKET = "/var/run/docker.sock"
 _PING_TIMEOUT_S = 2.0
-_PR_SET_PDEATHSIG = 1
 
 
 def new_run_id() -> str:
@@ -143,7 +144,7 @@ class HostPath:
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 pass_fds=(3, status_w),  # fd 3 is set in the child, before fds are closed
-                preexec_fn=lambda: _proxy_child(status_w),
+                preexec_fn=functools.partial(_proxy_child, status_w, os.getpid()),
             )
             os.close(status_w)
             with os.fdopen(status_r, "rb") as status:
@@ -186,14 +187,12 @@ def _beside_dockerd(name: str) -> str | None:
     return None
 
 
-def _proxy_child(status_fd: int) -> None:
+def _proxy_child(status_fd: int, parent: int) -> None:
     """In the proxy's process: its status pipe on fd 3, and death with the grading process."""
-    import ctypes
-
     os.dup2(status_fd, 3)
     if status_fd != 3:
         os.close(status_fd)  # else the pipe never reaches end-of-file
-    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    arm(signal.SIGKILL, parent)
 
 
 BACKENDS = ("local", "docker", "auto")

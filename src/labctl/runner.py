@@ -8,7 +8,6 @@ not finish, and deletes the run directory either way.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl import _docker
+from labctl._lifeline import dies_with_parent
 from labctl._storage import DATA_DIR_ENV, data_parent
 from labctl.errors import SetupError
 from labctl.lab import Lab, Stage
@@ -32,7 +32,6 @@ from labctl.submission import Submission
 
 CLEANUP_GRACE_S = 20.0
 EVENTS_FILE = "events.jsonl"
-_PR_SET_PDEATHSIG = 1
 _PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
@@ -160,7 +159,8 @@ def _run_worker(
             # where a learner's own labctl/ or pytest.py would shadow ours.
             cwd=run_dir,
             process_group=0,
-            preexec_fn=_die_with_parent,
+            # The worker gets SIGTERM (and cleans up) if this process dies without telling it.
+            preexec_fn=dies_with_parent(signal.SIGTERM),
         )
         try:
             return _wait_passing_events(proc, EventReader(run_dir / EVENTS_FILE), on_event)
@@ -195,12 +195,6 @@ def _drain(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def _die_with_parent() -> None:
-    """The worker gets SIGTERM (and cleans up) if the CLI process dies without telling it."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _tail(path: Path, n: int = 30) -> list[str]:

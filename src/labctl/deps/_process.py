@@ -7,21 +7,18 @@ signal) and ``run`` for a short build step whose output goes into the error if i
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pwd
 import signal
 import stat
 import subprocess
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
+from labctl._lifeline import dies_with_parent
 from labctl.errors import DependencyError
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_PR_SET_PDEATHSIG = 1
 BUILD_TIMEOUT_S = 120.0
 
 
@@ -71,21 +68,6 @@ def give(path: Path, user: User | None) -> None:
         os.chown(path, user.uid, user.gid)
 
 
-def dies_with_us(sig: signal.Signals) -> Callable[[], None]:
-    """A preexec_fn that makes the kernel send ``sig`` to the child when our thread exits.
-
-    CPython runs preexec_fn after setuid, which matters: a uid change clears the setting.
-    """
-    parent = os.getpid()
-
-    def arm() -> None:
-        _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:  # orphaned before the prctl took effect
-            os.kill(os.getpid(), sig)
-
-    return arm
-
-
 def spawn(
     argv: list[str], log: Path, cwd: Path, death: signal.Signals, user: User | None
 ) -> subprocess.Popen[bytes]:
@@ -98,7 +80,7 @@ def spawn(
             stderr=subprocess.STDOUT,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=dies_with_us(death),
+            preexec_fn=dies_with_parent(death),
             user=user.uid if user else None,
             group=user.gid if user else None,
             extra_groups=[] if user else None,
@@ -114,7 +96,7 @@ def run(argv: list[str], what: str, cwd: Path, user: User | None, stdin: str = "
             capture_output=True,
             cwd=cwd,
             timeout=BUILD_TIMEOUT_S,
-            preexec_fn=dies_with_us(signal.SIGKILL),
+            preexec_fn=dies_with_parent(signal.SIGKILL),
             user=user.uid if user else None,
             group=user.gid if user else None,
             extra_groups=[] if user else None,

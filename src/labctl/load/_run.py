@@ -10,7 +10,6 @@ from the kernel (parent-death signal).
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -20,6 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
+from labctl._lifeline import dies_with_parent
 from labctl._net import free_port
 from labctl.errors import LoadError
 from labctl.load._model import LoadReport, Scenario
@@ -27,7 +27,6 @@ from labctl.load._model import LoadReport, Scenario
 READY_TIMEOUT_S = 60.0  # importing locust takes seconds on a busy machine, per process
 EXIT_GRACE_S = 5.0
 LOG_LINES = 20
-PR_SET_PDEATHSIG = 1
 
 
 def default_processes() -> int:
@@ -109,13 +108,8 @@ def _spawn(args: list[str], sink: IO[bytes]) -> subprocess.Popen[bytes]:
         stdout=sink,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches us alone; we stop the children ourselves
-        preexec_fn=_die_with_parent,
+        preexec_fn=dies_with_parent(signal.SIGTERM),
     )
-
-
-def _die_with_parent() -> None:
-    """A child gets SIGTERM if this process dies without stopping it (SIGKILL, a crash)."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:

@@ -11,24 +11,22 @@ unreachable address, no HTTP, never listened) and carries the last lines of the 
 
 from __future__ import annotations
 
-import ctypes
-import functools
 import logging
 import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping
-from contextlib import suppress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 import httpx
-import psutil
 
+from labctl._lifeline import dies_with_parent
+from labctl._logfile import LogFile
+from labctl._procgroup import ProcessGroup, describe_exit
 from labctl.errors import ServiceError
 
 __all__ = ["Service", "ServiceHandle", "run_build"]
@@ -41,20 +39,18 @@ _GIVE_UP_S = 2.0  # a wrong port, or a 404/405/501 on the health path, lasting t
 _REQUEST_TIMEOUT_S = 2.0
 _CONNECT_TIMEOUT_S = 0.5
 _CLOSE_GRACE_S = 3.0
-_KILL_WAIT_S = 2.0  # SIGKILL cannot be ignored; this only covers a process stuck in the kernel
 _LOG_TAIL = 30
 _MISSING_ROUTE = frozenset({404, 405, 501})
-_PR_SET_PDEATHSIG = 1
 
 
 def run_build(
     command: str, *, cwd: Path, env: Mapping[str, str], log_path: Path, timeout_s: float = 900
 ) -> None:
     """Run the learner's build step once (``npm ci``), its output appended to log_path."""
-    log = _Log(log_path)
+    log = LogFile(log_path)
     full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
     proc = _spawn(command, cwd=cwd, env=full_env, log=log_path)
-    group = _Group(proc)
+    group = ProcessGroup(proc)
     try:
         code: int | None = proc.wait(timeout_s)
     except subprocess.TimeoutExpired:
@@ -72,7 +68,7 @@ def run_build(
             log=tail,
         )
     raise ServiceError(
-        f"the build command `{command}` {_describe_exit(code, verb='exited with')}",
+        f"the build command `{command}` {describe_exit(code, verb='exited with')}",
         hint=f"its output is below; run `{command}` in {cwd} to reproduce",
         log=tail,
     )
@@ -136,10 +132,12 @@ class Service:
         self._health_path = health_path if health_path.startswith("/") else f"/{health_path}"
         self._ready_timeout_s = ready_timeout_s
         self._log_path = log_path
-        self._log: _Log | None = None  # created at the first start, so earlier output is not ours
+        self._log: LogFile | None = (
+            None  # created at the first start, so earlier output is not ours
+        )
         self._run_mark = 0  # first log line of the current run: error tails show only this run
         self._proc: subprocess.Popen[bytes] | None = None
-        self._group: _Group | None = None
+        self._group: ProcessGroup | None = None
 
     @property
     def running(self) -> bool:
@@ -160,10 +158,10 @@ class Service:
         if self._group is not None:  # children of a run that crashed may still hold the port
             self._group.stop(grace_s=0)
         if self._log is None:
-            self._log = _Log(self._log_path)
+            self._log = LogFile(self._log_path)
         self._run_mark = self._log.mark()
         self._proc = _spawn(self._run, cwd=self._cwd, env=self._env, log=self._log_path)
-        self._group = _Group(self._proc)
+        self._group = ProcessGroup(self._proc)
         try:
             self._wait_up()
         except BaseException:
@@ -263,7 +261,7 @@ class Service:
             hint = "it must keep running in the foreground: no daemon mode, no trailing `&`"
         else:
             hint = f"its log is below; to reproduce: cd {self._cwd} && PORT={self.port} {self._run}"
-        how = _describe_exit(code, verb="exited with code")
+        how = describe_exit(code, verb="exited with code")
         raise self._error(f"your service {how} {when}", hint)
 
     def _error(self, message: str, hint: str) -> ServiceError:
@@ -304,7 +302,7 @@ def _probe(client: httpx.Client, url: str, deadline: float) -> int | _Miss:
 class _PortWatch:
     """Explains, from the sockets the service's processes listen on, why PORT gives no answer."""
 
-    def __init__(self, group: _Group, port: int) -> None:
+    def __init__(self, group: ProcessGroup, port: int) -> None:
         self._group = group
         self._port = port
         self._next_scan = 0.0
@@ -366,126 +364,6 @@ class _PortWatch:
         )
 
 
-class _Group:
-    """The processes of one spawned command: its process group, plus the descendants seen so far
-    (a descendant may leave the group with setsid, but must not outlive the service)."""
-
-    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
-        self._proc = proc
-        self._pgid = proc.pid  # start_new_session: the leader's pid is the group's id
-        self._seen: dict[int, psutil.Process] = {}
-        with suppress(psutil.Error):
-            self._seen[proc.pid] = psutil.Process(proc.pid)
-
-    def members(self) -> list[psutil.Process]:
-        """The living (not zombie) processes of the group and the descendants seen before."""
-        self._seen = {pid: proc for pid, proc in self._seen.items() if _same(proc)}
-        for pid in psutil.pids():
-            if _pgid(pid) == self._pgid and not _same(self._seen.get(pid)):
-                with suppress(psutil.Error):
-                    self._seen[pid] = psutil.Process(pid)
-        return [p for p in self._seen.values() if _alive(p)]
-
-    def remember_descendants(self) -> None:
-        leader = self._seen.get(self._proc.pid)
-        if leader is None or self._proc.poll() is not None:
-            return
-        with suppress(psutil.Error):
-            for child in leader.children(recursive=True):
-                self._seen.setdefault(child.pid, child)
-
-    def listening(self, port: int) -> tuple[set[str], set[int]]:
-        """Addresses the processes listen on at ``port``, and the other TCP ports they listen on."""
-        on_port: set[str] = set()
-        others: set[int] = set()
-        self.remember_descendants()
-        for proc in self.members():
-            with suppress(psutil.Error):
-                for conn in proc.net_connections(kind="tcp"):
-                    if conn.status == psutil.CONN_LISTEN and conn.laddr:
-                        if conn.laddr.port == port:
-                            on_port.add(conn.laddr.ip)
-                        else:
-                            others.add(conn.laddr.port)
-        return on_port, others
-
-    def signal(self, sig: signal.Signals) -> None:
-        """Signal the group at once (no member can fork past it), then each one that left it.
-        Nobody gets a signal twice: a second SIGTERM can land after a handler already ran."""
-        outside = []
-        in_group = self._proc.returncode is None  # while unreaped, the group id cannot be reused
-        for proc in self.members():
-            if _pgid(proc.pid) == self._pgid:
-                in_group = True
-            else:
-                outside.append(proc)
-        if in_group:
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._pgid, sig)
-        for proc in outside:
-            with suppress(psutil.Error):
-                proc.send_signal(sig)
-
-    def stop(self, grace_s: float) -> int | None:
-        """SIGTERM everything, wait up to grace_s, SIGKILL what is left. Returns the leader's exit
-        code, or None if it had to be killed (a grace of 0 means SIGKILL at once)."""
-        self.remember_descendants()
-        deadline = time.monotonic() + grace_s
-        code: int | None = None
-        if grace_s > 0:
-            self.signal(signal.SIGTERM)
-            with suppress(subprocess.TimeoutExpired):
-                code = self._proc.wait(grace_s)
-            self.wait_gone(deadline)
-        if self.members() or self._proc.poll() is None:
-            self.signal(signal.SIGKILL)
-        killed = self._proc.wait()
-        self.wait_gone(time.monotonic() + _KILL_WAIT_S)
-        return killed if grace_s <= 0 else code
-
-    def wait_gone(self, deadline: float) -> None:
-        while self.members() and time.monotonic() < deadline:
-            time.sleep(0.01)
-
-
-def _pgid(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return -1
-
-
-def _same(proc: psutil.Process | None) -> bool:
-    """Whether a remembered process is still the one we saw (its pid may have been reused)."""
-    return proc is not None and proc.is_running()
-
-
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _describe_exit(code: int, *, verb: str) -> str:
-    """'exited with code 1', 'was killed by SIGSEGV', 'exited with code 139 (...)'."""
-    if code < 0:
-        return f"was killed by {_signal_name(-code)}"
-    text = f"{verb} {code}"
-    if 128 < code < 128 + signal.NSIG:
-        # A shell reports a child killed by signal N as 128+N.
-        name = _signal_name(code - 128)
-        text += f" (128+{code - 128}: a process it ran was probably killed by {name})"
-    return text
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 def _spawn(
     command: str, *, cwd: Path, env: Mapping[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
@@ -500,7 +378,7 @@ def _spawn(
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_die_with_parent(os.getpid()),
+                preexec_fn=dies_with_parent(signal.SIGKILL),
             )
         except OSError as exc:
             raise ServiceError(
@@ -512,68 +390,3 @@ def _spawn(
 def _shell() -> str:
     # bash execs a lone simple command, so the learner's program itself leads the group.
     return shutil.which("bash") or "/bin/sh"
-
-
-def _die_with_parent(parent: int) -> Callable[[], None] | None:
-    """A preexec_fn that makes the child get SIGKILL when labctl dies, even by SIGKILL."""
-    prctl = _prctl()
-    if prctl is None:
-        return None
-    kill = int(signal.SIGKILL)
-
-    def preexec() -> None:
-        prctl(_PR_SET_PDEATHSIG, kill, 0, 0, 0)
-        if os.getppid() != parent:  # labctl died before prctl took effect
-            os.kill(os.getpid(), kill)
-
-    return preexec
-
-
-@functools.cache
-def _prctl() -> Callable[..., int] | None:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return prctl
-
-
-class _Log:
-    """Lines appended to a log file after this object was made, read incrementally."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._offset = path.stat().st_size if path.exists() else 0
-        self._lines: list[str] = []
-        self._partial = b""
-
-    def mark(self) -> int:
-        self._refresh()
-        return len(self._lines)
-
-    def lines(self, since: int = 0) -> list[str]:
-        self._refresh()
-        unfinished = [_decode(self._partial)] if self._partial else []
-        return self._lines[since:] + unfinished
-
-    def tail(self, n: int) -> list[str]:
-        return self.lines()[-n:] if n > 0 else []
-
-    def _refresh(self) -> None:
-        try:
-            with self._path.open("rb") as f:
-                f.seek(self._offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            return
-        if chunk:
-            self._offset += len(chunk)
-            # Splitting bytes on b"\n" is safe: that byte never occurs inside a UTF-8 sequence.
-            *complete, self._partial = (self._partial + chunk).split(b"\n")
-            self._lines.extend(_decode(line) for line in complete)
-
-
-def _decode(line: bytes) -> str:
-    return line.decode("utf-8", errors="replace").removesuffix("\r")

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from labctl import _docker
+from labctl._logfile import LogFile
 from labctl._net import free_port
 from labctl.errors import ServiceError
-from labctl.service import _client, _Log, _probe
+from labctl.service import _client, _probe
 
 __all__ = ["DockerService", "Limits"]
 
@@ -87,7 +88,7 @@ class DockerService:
         self._health_path = health_path if health_path.startswith("/") else f"/{health_path}"
         self._ready_timeout_s = ready_timeout_s
         self._log_path = log_path
-        self._log = _Log(log_path)
+        self._log = LogFile(log_path)
         self._log_bytes = 0
         self._run_mark = 0
         self._container: Any = None

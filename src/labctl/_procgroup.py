@@ -1,0 +1,137 @@
+"""The processes of one spawned command: its process group and every descendant seen, signalled
+and stopped as a whole, and how an exit is told to a learner ("was killed by SIGKILL").
+
+Used for the learner's service and its build step (``labctl.service``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from contextlib import suppress
+
+import psutil
+
+_KILL_WAIT_S = 2.0  # SIGKILL cannot be ignored; this only covers a process stuck in the kernel
+
+
+class ProcessGroup:
+    """The processes of one spawned command: its process group, plus the descendants seen so far
+    (a descendant may leave the group with setsid, but must not outlive the service)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self._proc = proc
+        self._pgid = proc.pid  # start_new_session: the leader's pid is the group's id
+        self._seen: dict[int, psutil.Process] = {}
+        with suppress(psutil.Error):
+            self._seen[proc.pid] = psutil.Process(proc.pid)
+
+    def members(self) -> list[psutil.Process]:
+        """The living (not zombie) processes of the group and the descendants seen before."""
+        self._seen = {pid: proc for pid, proc in self._seen.items() if _same(proc)}
+        for pid in psutil.pids():
+            if pgid(pid) == self._pgid and not _same(self._seen.get(pid)):
+                with suppress(psutil.Error):
+                    self._seen[pid] = psutil.Process(pid)
+        return [p for p in self._seen.values() if _alive(p)]
+
+    def remember_descendants(self) -> None:
+        leader = self._seen.get(self._proc.pid)
+        if leader is None or self._proc.poll() is not None:
+            return
+        with suppress(psutil.Error):
+            for child in leader.children(recursive=True):
+                self._seen.setdefault(child.pid, child)
+
+    def listening(self, port: int) -> tuple[set[str], set[int]]:
+        """Addresses the processes listen on at ``port``, and the other TCP ports they listen on."""
+        on_port: set[str] = set()
+        others: set[int] = set()
+        self.remember_descendants()
+        for proc in self.members():
+            with suppress(psutil.Error):
+                for conn in proc.net_connections(kind="tcp"):
+                    if conn.status == psutil.CONN_LISTEN and conn.laddr:
+                        if conn.laddr.port == port:
+                            on_port.add(conn.laddr.ip)
+                        else:
+                            others.add(conn.laddr.port)
+        return on_port, others
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Signal the group at once (no member can fork past it), then each one that left it.
+        Nobody gets a signal twice: a second SIGTERM can land after a handler already ran."""
+        outside = []
+        in_group = self._proc.returncode is None  # while unreaped, the group id cannot be reused
+        for proc in self.members():
+            if pgid(proc.pid) == self._pgid:
+                in_group = True
+            else:
+                outside.append(proc)
+        if in_group:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._pgid, sig)
+        for proc in outside:
+            with suppress(psutil.Error):
+                proc.send_signal(sig)
+
+    def stop(self, grace_s: float) -> int | None:
+        """SIGTERM everything, wait up to grace_s, SIGKILL what is left. Returns the leader's exit
+        code, or None if it had to be killed (a grace of 0 means SIGKILL at once)."""
+        self.remember_descendants()
+        deadline = time.monotonic() + grace_s
+        code: int | None = None
+        if grace_s > 0:
+            self.signal(signal.SIGTERM)
+            with suppress(subprocess.TimeoutExpired):
+                code = self._proc.wait(grace_s)
+            self.wait_gone(deadline)
+        if self.members() or self._proc.poll() is None:
+            self.signal(signal.SIGKILL)
+        killed = self._proc.wait()
+        self.wait_gone(time.monotonic() + _KILL_WAIT_S)
+        return killed if grace_s <= 0 else code
+
+    def wait_gone(self, deadline: float) -> None:
+        while self.members() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return -1
+
+
+def _same(proc: psutil.Process | None) -> bool:
+    """Whether a remembered process is still the one we saw (its pid may have been reused)."""
+    return proc is not None and proc.is_running()
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def describe_exit(code: int, *, verb: str) -> str:
+    """'exited with code 1', 'was killed by SIGSEGV', 'exited with code 139 (...)'."""
+    if code < 0:
+        return f"was killed by {signal_name(-code)}"
+    text = f"{verb} {code}"
+    if 128 < code < 128 + signal.NSIG:
+        # A shell reports a child killed by signal N as 128+N.
+        name = signal_name(code - 128)
+        text += f" (128+{code - 128}: a process it ran was probably killed by {name})"
+    return text
+
+
+def signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"

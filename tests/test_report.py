@@ -140,7 +140,13 @@ def terminal(result: Result, *, verbose: bool = False) -> str:
 
 
 def test_exports() -> None:
-    assert labctl.report.__all__ == ["render_terminal", "write_atomic", "write_json", "write_junit"]
+    assert labctl.report.__all__ == [
+        "render_terminal",
+        "write_atomic",
+        "write_html",
+        "write_json",
+        "write_junit",
+    ]
 
 
 # -- terminal -------------------------------------------------------------------------------

@@ -118,15 +118,18 @@ def test_tallies_merge_as_histograms_not_averages() -> None:
     assert LoadReport.from_dict(got.to_dict()) == got
 
 
-def test_the_load_command_writes_its_json_and_exits_0(fast_url: str, tmp_path: Path) -> None:
+def test_the_load_command_writes_its_json_and_says_if_the_schedule_held(
+    fast_url: str, tmp_path: Path
+) -> None:
     out = tmp_path / "load.json"
     args = [fast_url, "--rate", "50", "--duration", "1", "--warmup", "0", "--json", str(out)]
     run = _cli("load", *args)
-    assert run.returncode == 0, run.stderr
     assert "from intended send" in run.stdout
     data = json.loads(out.read_text())
     assert data["schema"] == "labctl.load/v1"
-    assert data["verdict"] == "ok"
+    # 0 when the schedule was held; 4 when this machine was too busy to hold it (then it says so)
+    assert (run.returncode, data["verdict"]) in ((0, "ok"), (4, "inconclusive")), run.stderr
+    assert all("machine's CPUs were saturated" in r for r in data["reasons"]), data["reasons"]
     assert data["offered_rps"] == 50
     assert set(data["latency_ms"]) == {"p50", "p90", "p99", "p999", "max"}
     assert {"achieved_rps", "late_sends", "errors"} <= set(data)
@@ -176,7 +179,7 @@ def test_a_service_that_never_answers_gives_timeouts_not_an_inconclusive_run() -
         url = f"http://127.0.0.1:{listener.getsockname()[1]}"
         scenario = Scenario(paths=("/",), timeout_s=1.0)
         got = run(url, scenario, rate=20, duration_s=1, warmup_s=0, processes=1)
-    assert got.verdict == "ok"
+    assert not any("scheduled requests" in r for r in got.reasons)  # none went missing
     assert got.errors["timeout"] == got.sent == 20
     assert got.latency_ms.p50 >= 1000
 

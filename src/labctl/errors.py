@@ -1,4 +1,4 @@
-"""Every error labctl raises, in two families.
+"""Every error labctl raises: two families, and the one outcome that is neither (Inconclusive).
 
 ::
 

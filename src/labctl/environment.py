@@ -22,6 +22,7 @@ from labctl import deps
 from labctl._net import free_port
 from labctl.deps import DependencyHandle
 from labctl.lab import Lab
+from labctl.proxy import Proxy, ProxyServer
 from labctl.service import Service, run_build
 from labctl.submission import Submission
 
@@ -59,6 +60,8 @@ class Environment:
         self.deps: dict[str, DependencyHandle] = {}
         self.service: Service | None = None
         self.timings = Timings()
+        self.proxy_server: ProxyServer | None = None
+        self.proxies: dict[str, Proxy] = {}  # dependency name -> the fault proxy before it
 
     @property
     def seed(self) -> int:
@@ -86,11 +89,24 @@ class Environment:
             self.deps[dep.name] = handle
             self.on_phase(f"starting {dep.kind}")
             handle.start()
+        self._start_proxies()
         self.timings.dependencies_s = time.monotonic() - started
         self._start_service()
 
+    def _start_proxies(self) -> None:
+        """One fault proxy per dependency: the service only ever sees the proxies' addresses."""
+        self.proxy_server = ProxyServer(self.seed)
+        self.proxy_server.start()
+        for name, handle in self.deps.items():
+            self.proxies[name] = self.proxy_server.proxy(name, handle.host, handle.port)
+
     def service_env(self) -> dict[str, str]:
-        return {dep.env: self.deps[dep.name].url for dep in self.lab.dependencies}
+        return {dep.env: self.dependency_url(dep.name) for dep in self.lab.dependencies}
+
+    def dependency_url(self, name: str) -> str:
+        """The URL the service gets for dependency ``name``: through its proxy when it has one."""
+        url = self.deps[name].url
+        return self.proxies[name].url_for(url) if name in self.proxies else url
 
     def _start_service(self) -> None:
         env = self.service_env()
@@ -123,6 +139,8 @@ class Environment:
         with _no_interrupts():
             if self.service is not None:
                 self.service.close()
+            if self.proxy_server is not None:
+                self.proxy_server.close()
             for handle in reversed(list(self.deps.values())):
                 handle.close()
             shutil.rmtree(self.workdir, ignore_errors=True)

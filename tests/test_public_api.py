@@ -27,12 +27,16 @@ def test_labctl_exports() -> None:
 def test_grading_exports() -> None:
     assert labctl.grading.__all__ == [
         "Failure",
+        "Fault",
+        "Faults",
         "Http",
         "Service",
+        "Window",
         "expect",
         "hidden",
         "points",
         "stage",
+        "toxics",
     ]
     for name in labctl.grading.__all__:
         assert getattr(labctl.grading, name) is not None

@@ -45,6 +45,8 @@ class CheckResult:
     hint: str = ""
     curl: tuple[str, ...] = ()
     log: tuple[str, ...] = ()
+    # Fault checks: {"faults": [{kind, target, start_s, end_s, detail?}], "traffic": [per second]}
+    timeline: Mapping[str, Any] | None = None
 
     @property
     def earned(self) -> int:
@@ -70,6 +72,8 @@ class CheckResult:
             data["curl"] = list(self.curl)
         if self.log:
             data["log"] = list(self.log)
+        if self.timeline is not None:
+            data["timeline"] = dict(self.timeline)
         return data
 
     @classmethod
@@ -87,6 +91,7 @@ class CheckResult:
             hint=data.get("hint", ""),
             curl=tuple(data.get("curl", ())),
             log=tuple(data.get("log", ())),
+            timeline=data.get("timeline"),
         )
 
 

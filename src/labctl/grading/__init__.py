@@ -11,7 +11,11 @@
 
 Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, ``kill()``,
 ``restart()``, ``start()``), ``http`` (an ``Http`` client on it), ``deps`` (name -> dependency
-handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``.
+handle), ``rng`` (a ``random.Random`` seeded per check), ``seed``, ``lab``, ``faults`` (a
+``Faults``: dependency, proxy and service faults plus steady traffic, all undone when the check
+ends), ``proxies`` (name -> the dependency's fault ``Proxy``). ``toxics`` builds proxy faults:
+``faults.toxic("redis", toxics.timeout())``. ``Window`` is what steady traffic saw in a span of
+the check (``traffic.window(start_s, end_s)``).
 """
 
 from __future__ import annotations
@@ -21,10 +25,13 @@ from typing import TypeVar
 
 import pytest
 
+from labctl import proxy as toxics
 from labctl.errors import Failure
+from labctl.faults import Fault, Faults
 from labctl.grading import expect
 from labctl.grading.http import Http
 from labctl.service import Service
+from labctl.traffic import Window
 
 F = TypeVar("F", bound=Callable[..., object])
 
@@ -46,4 +53,16 @@ def hidden(check: F) -> F:
     return marked
 
 
-__all__ = ["Failure", "Http", "Service", "expect", "hidden", "points", "stage"]
+__all__ = [
+    "Failure",
+    "Fault",
+    "Faults",
+    "Http",
+    "Service",
+    "Window",
+    "expect",
+    "hidden",
+    "points",
+    "stage",
+    "toxics",
+]

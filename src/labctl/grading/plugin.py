@@ -2,9 +2,10 @@
 
 Registered explicitly (``pytest.main(args, plugins=[LabctlPlugin(...)])``) in the grading child
 process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``rng``, ``lab``,
-``seed``), the markers (``stage``, ``points``, ``hidden``), runs checks in lab.toml's stage order,
-skips a stage whose ``needs`` did not pass, enforces each stage's timeout, attaches the service's
-own log lines to a failing check, and collects everything into ``StageResult``s.
+``seed``, ``faults``, ``proxies``), the markers (``stage``, ``points``, ``hidden``), runs checks
+in lab.toml's stage order, skips a stage whose ``needs`` did not pass, enforces each stage's
+timeout, attaches the service's own log lines to a failing check, undoes a check's faults when it
+ends (keeping its fault timeline), and collects everything into ``StageResult``s.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pytest
 
 from labctl.environment import Environment
 from labctl.errors import Failure, ServiceError
+from labctl.faults import Faults
 from labctl.grading.http import Http
 from labctl.lab import Lab, Stage
 from labctl.progress import Event
@@ -143,6 +145,30 @@ class LabctlPlugin:
         assert self._env.service is not None
         with Http(self._env.service.url, service=self._env.service) as client:
             yield client
+
+    @pytest.fixture(scope="session")
+    def proxies(self) -> dict[str, Any]:
+        return dict(self._env.proxies)
+
+    @pytest.fixture
+    def faults(self, request: pytest.FixtureRequest) -> Iterator[Faults]:
+        """Faults for one check: all undone when it ends, whatever happened; its timeline kept."""
+        check = self._checks.get(request.node.nodeid)
+        faults = Faults(
+            deps=self._env.deps,
+            proxies=self._env.proxies,
+            service=self._env.service,
+            origin=check.started if check else None,
+        )
+        try:
+            yield faults
+        finally:
+            try:
+                faults.undo()
+            finally:
+                timeline = faults.timeline()
+                if check is not None and timeline is not None:
+                    check.fields["timeline"] = timeline
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> random.Random:

@@ -82,6 +82,8 @@ class Environment:
 
     def start(self) -> None:
         started = time.monotonic()
+        self.proxy_server = ProxyServer(self.seed)
+        self.proxy_server.start()  # it gets ready while the dependencies start
         for dep in self.lab.dependencies:
             workdir = self.workdir / dep.name
             workdir.mkdir()
@@ -95,8 +97,7 @@ class Environment:
 
     def _start_proxies(self) -> None:
         """One fault proxy per dependency: the service only ever sees the proxies' addresses."""
-        self.proxy_server = ProxyServer(self.seed)
-        self.proxy_server.start()
+        assert self.proxy_server is not None
         for name, handle in self.deps.items():
             self.proxies[name] = self.proxy_server.proxy(name, handle.host, handle.port)
 

@@ -128,16 +128,18 @@ class ProxyServer:
         self.seed = seed
         self.proxies: dict[str, Proxy] = {}
         self._proc: subprocess.Popen[str] | None = None
+        self._ready = False
         self._lock = threading.Lock()
 
     def start(self) -> None:
+        """Spawn the proxy process; the first command waits until it is ready (so its start-up
+        overlaps whatever the caller does next, such as starting the dependencies)."""
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "labctl._proxy_server", str(self.seed)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
         )
-        self._read_reply()  # the "ready" line
 
     def proxy(self, name: str, host: str, port: int) -> Proxy:
         """A new listening port on 127.0.0.1 that forwards to host:port."""
@@ -151,6 +153,9 @@ class ProxyServer:
         with self._lock:
             if self._proc is None or self._proc.stdin is None:
                 raise SetupError("the fault proxy is not running", hint="start() it first")
+            if not self._ready:
+                self._read_reply()  # the "ready" line
+                self._ready = True
             try:
                 self._proc.stdin.write(json.dumps(command) + "\n")
                 self._proc.stdin.flush()

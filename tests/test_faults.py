@@ -101,6 +101,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
+        if self.path == "/slow":
+            time.sleep(0.2)
         status = 500 if self.path == "/bad" else 200
         self.send_response(status)
         self.send_header("Content-Length", "0")
@@ -133,6 +135,14 @@ def test_paced_traffic_keeps_its_rate_and_records_errors(web: str) -> None:
     assert seen.errors == sum(1 for s in samples if s.error) >= 9
     assert "answered 500" in seen.first_errors[0]
     assert 0 < seen.p50_ms <= seen.p99_ms <= seen.max_ms
+
+
+def test_a_stalled_service_is_not_hidden_by_a_waiting_client(web: str) -> None:
+    """One client, 20 requests a second, 200 ms each: the backlog shows in the latency."""
+    with PacedTraffic(web, lambda http, i: http.get("/slow"), rate=20, clients=1) as traffic:
+        traffic.wait(1.0)
+    latencies = [s.latency_s for s in traffic.samples]
+    assert latencies[-1] > latencies[0] + 0.3  # each waited for the ones before it
 
 
 def test_paced_traffic_stops_at_max_s(web: str) -> None:

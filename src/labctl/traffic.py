@@ -2,8 +2,10 @@
 
 ``PacedTraffic`` is the simple source: ``clients`` threads, each with its own ``Http`` client,
 share a fixed schedule of ``rate`` requests per second (request i is due at ``i / rate``), for at
-most ``max_s`` seconds. Latency counts from when a request was due, not from when it was sent, so
-a service that stalls is not hidden by a client that waited for it. A request is one call of the
+most ``max_s`` seconds. A request that waited for a client busy with an earlier one has its
+latency counted from when it was due, not from when it was sent, so a service that stalls is not
+hidden by a client that waited for it; a client that was idle but late (the grading process was
+short of CPU) does not count its own delay against the service. A request is one call of the
 grader's ``send(http, i)``; it succeeds unless it raises (a ``Failure`` from ``expect`` included).
 
 Graders use it through the ``TrafficSource`` protocol (``start()``, ``stop()``, ``samples``), so
@@ -130,7 +132,7 @@ class PacedTraffic:
         return window(self.samples, start_s, end_s)
 
     def wait(self, seconds: float) -> None:
-        """Let the traffic run for ``seconds`` (returns early if it reached max_s)."""
+        """Let the traffic run for ``seconds`` (returns early if stop() was called)."""
         self._stopping.wait(seconds)
 
     def __enter__(self) -> PacedTraffic:
@@ -151,21 +153,30 @@ class PacedTraffic:
     def _client(self) -> None:
         from labctl.grading.http import Http
 
+        free_since = time.monotonic()
         with Http(self.base_url, timeout_s=self.timeout_s) as http:
             while (claim := self._claim()) is not None:
                 i, due = claim
                 if self._stopping.wait(max(0.0, due - time.monotonic())):
                     return
-                error = ""
                 sent = time.monotonic()
-                try:
-                    self._send(http, i)
-                except Exception as exc:  # a Failure, or a bug in send: either is an error seen
-                    error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-                latency = time.monotonic() - due
+                error = self._attempt(http, i)
+                # Busy with an earlier request when this one was due: the service made it wait,
+                # so its latency counts from when it was due. Idle, yet sent late: the grading
+                # process was starved of CPU, which is not the service's doing.
+                latency = time.monotonic() - (due if free_since > due else sent)
+                free_since = time.monotonic()
                 sample = Sample(due - self.origin, latency, error, sent - self.origin)
                 with self._lock:
                     self._samples.append(sample)
+
+    def _attempt(self, http: Http, i: int) -> str:
+        """Send request i; the first line of its error, "" if it succeeded."""
+        try:
+            self._send(http, i)
+        except Exception as exc:  # a Failure, or a bug in send: either is an error seen
+            return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        return ""
 
 
 def window(samples: Sequence[Sample], start_s: float, end_s: float) -> Window:

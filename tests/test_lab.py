@@ -23,6 +23,9 @@ def test_bundled_labs_load() -> None:
         "alias",
         "stats",
         "persistence",
+        "cache-outage",
+        "graceful-shutdown",
+        "db-outage",
     ]
     assert {d.env for d in lab.dependencies} == {"DATABASE_URL", "REDIS_URL"}
     assert lab.spec_path.is_file()

@@ -24,6 +24,9 @@ def test_bundled_labs_load() -> None:
         "stats",
         "persistence",
         "latency",
+        "cache-outage",
+        "graceful-shutdown",
+        "db-outage",
     ]
     assert {d.env for d in lab.dependencies} == {"DATABASE_URL", "REDIS_URL"}
     assert lab.spec_path.is_file()

@@ -28,6 +28,8 @@ def test_grading_exports() -> None:
     assert labctl.grading.__all__ == [
         "Budget",
         "Failure",
+        "Fault",
+        "Faults",
         "Http",
         "Lab",
         "Load",
@@ -37,10 +39,12 @@ def test_grading_exports() -> None:
         "Service",
         "StubRequest",
         "Upstream",
+        "Window",
         "expect",
         "hidden",
         "points",
         "stage",
+        "toxics",
     ]
     for name in labctl.grading.__all__:
         assert getattr(labctl.grading, name) is not None

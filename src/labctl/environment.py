@@ -24,6 +24,7 @@ from labctl import deps
 from labctl._net import free_port
 from labctl.deps import DependencyHandle
 from labctl.lab import Lab
+from labctl.proxy import Proxy, ProxyServer
 from labctl.service import Service, ServiceHandle, run_build
 from labctl.submission import Submission
 from labctl.upstreams import LOOPBACK, Upstream, start_all
@@ -71,6 +72,8 @@ class Environment:
         # handle's own. A fault proxy set in front of a dependency puts its address here.
         self.service_urls: dict[str, str] = {}
         self.docker_run: Any = None  # labctl.deps.docker.DockerRun with the Docker backend
+        self.proxy_server: ProxyServer | None = None
+        self.proxies: dict[str, Proxy] = {}  # dependency name -> the fault proxy before it
 
     @property
     def seed(self) -> int:
@@ -96,6 +99,8 @@ class Environment:
             start_in_docker(self)
             return
         started = time.monotonic()
+        self.proxy_server = ProxyServer(self.seed)
+        self.proxy_server.start()  # it gets ready while the dependencies start
         for dep in self.lab.dependencies:
             workdir = self.workdir / dep.name
             workdir.mkdir()
@@ -103,6 +108,7 @@ class Environment:
             self.deps[dep.name] = handle
             self.on_phase(f"starting {dep.kind}")
             handle.start()
+        self._start_proxies()
         self.timings.dependencies_s = time.monotonic() - started
         self.start_upstreams(self.options.upstream_bind, self.options.upstream_host)
         self._start_service()
@@ -115,17 +121,25 @@ class Environment:
             start_all(self.lab.upstreams, self.lab.graders_dir, bind=bind, url_host=url_host)
         )
 
+    def _start_proxies(self) -> None:
+        """One fault proxy per dependency: the service only ever sees the proxies' addresses."""
+        assert self.proxy_server is not None
+        for name, handle in self.deps.items():
+            self.proxies[name] = self.proxy_server.proxy(name, handle.host, handle.port)
+
     def service_env(self) -> dict[str, str]:
-        env = {dep.env: self.service_url(dep.name) for dep in self.lab.dependencies}
+        env = {dep.env: self.dependency_url(dep.name) for dep in self.lab.dependencies}
         env.update({u.env: u.url for u in self.upstreams.values()})
         return env
 
-    def service_url(self, name: str) -> str:
-        """The URL of dependency ``name`` as the service reaches it (a network alias in Docker)."""
-        handle = self.deps[name]
+    def dependency_url(self, name: str) -> str:
+        """The URL the service gets for dependency ``name``: through its fault proxy when it has
+        one, else as the service reaches it (a network alias with the Docker backend)."""
         if name in self.service_urls:
             return self.service_urls[name]
-        return str(getattr(handle, "service_url", handle.url))
+        handle = self.deps[name]
+        url = str(getattr(handle, "service_url", handle.url))
+        return self.proxies[name].url_for(url) if name in self.proxies else url
 
     def _start_service(self) -> None:
         env = self.service_env()
@@ -166,6 +180,8 @@ class Environment:
                 self.service.close()
             for upstream in self.upstreams.values():
                 upstream.close()
+            if self.proxy_server is not None:
+                self.proxy_server.close()
             for handle in reversed(list(self.deps.values())):
                 handle.close()
             if self.docker_run is not None:

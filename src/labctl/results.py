@@ -46,6 +46,8 @@ class CheckResult:
     curl: tuple[str, ...] = ()
     log: tuple[str, ...] = ()
     load: tuple[Mapping[str, Any], ...] = ()  # LoadReport.to_dict() of each load run
+    # Fault checks: {"faults": [{kind, target, start_s, end_s, detail?}], "traffic": [per second]}
+    timeline: Mapping[str, Any] | None = None
 
     @property
     def earned(self) -> int:
@@ -73,6 +75,8 @@ class CheckResult:
             data["log"] = list(self.log)
         if self.load:
             data["load"] = [dict(run) for run in self.load]
+        if self.timeline is not None:
+            data["timeline"] = dict(self.timeline)
         return data
 
     @classmethod
@@ -91,6 +95,7 @@ class CheckResult:
             curl=tuple(data.get("curl", ())),
             log=tuple(data.get("log", ())),
             load=tuple(data.get("load", ())),
+            timeline=data.get("timeline"),
         )
 
 

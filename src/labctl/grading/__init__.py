@@ -14,7 +14,10 @@ Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, 
 handle), ``upstreams`` (name -> ``labctl.upstreams.Upstream`` stub: what it received, and
 misbehaviour for the current check), ``rng`` (a ``random.Random`` seeded per check), ``seed``,
 ``lab``, ``load`` (a ``Load``: ``load.run(Scenario.get(...), budget=lab.budget("latency"))`` ->
-``LoadReport``).
+``LoadReport``), ``faults`` (a ``Faults``: dependency, proxy and service faults plus steady
+traffic, all undone when the check ends), ``proxies`` (name -> the dependency's fault ``Proxy``).
+``toxics`` builds proxy faults: ``faults.toxic("redis", toxics.timeout())``. ``Window`` is what
+steady traffic saw in a span of the check (``traffic.window(start_s, end_s)``).
 """
 
 from __future__ import annotations
@@ -24,13 +27,16 @@ from typing import TypeVar
 
 import pytest
 
+from labctl import proxy as toxics
 from labctl.errors import Failure
+from labctl.faults import Fault, Faults
 from labctl.grading import expect
 from labctl.grading.http import Http
 from labctl.grading.load import Load
 from labctl.lab import Budget, Lab
 from labctl.load import LoadReport, Scenario
 from labctl.service import Service
+from labctl.traffic import Window
 from labctl.upstreams import Reply, StubRequest, Upstream
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -56,6 +62,8 @@ def hidden(check: F) -> F:
 __all__ = [
     "Budget",
     "Failure",
+    "Fault",
+    "Faults",
     "Http",
     "Lab",
     "Load",
@@ -65,8 +73,10 @@ __all__ = [
     "Service",
     "StubRequest",
     "Upstream",
+    "Window",
     "expect",
     "hidden",
     "points",
     "stage",
+    "toxics",
 ]

@@ -2,11 +2,12 @@
 
 Registered explicitly (``pytest.main(args, plugins=[LabctlPlugin(...)])``) in the grading child
 process. It provides the fixtures graders use (``service``, ``http``, ``deps``, ``upstreams``,
-``rng``, ``lab``, ``seed``, ``load``), the markers (``stage``, ``points``, ``hidden``), runs checks
-in lab.toml's stage order, skips a stage whose ``needs`` did not pass, enforces each stage's
-timeout, attaches the service's own log lines to a failing check, turns ``Inconclusive`` into an
-inconclusive check, resets the upstream stubs' programmed behaviour after each check, and collects
-everything into ``StageResult``s.
+``rng``, ``lab``, ``seed``, ``load``, ``faults``, ``proxies``), the markers (``stage``, ``points``,
+``hidden``), runs checks in lab.toml's stage order, skips a stage whose ``needs`` did not pass,
+enforces each stage's timeout, attaches the service's own log lines to a failing check, turns
+``Inconclusive`` into an inconclusive check, resets the upstream stubs' programmed behaviour and
+undoes a check's faults when it ends (keeping its fault timeline), and collects everything into
+``StageResult``s.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pytest
 
 from labctl.environment import Environment
 from labctl.errors import Failure, Inconclusive, ServiceError
+from labctl.faults import Faults
 from labctl.grading.http import Http
 from labctl.grading.load import Load
 from labctl.lab import Lab, Stage
@@ -151,6 +153,30 @@ class LabctlPlugin:
         assert self._env.service is not None
         with Http(self._env.service.url, service=self._env.service) as client:
             yield client
+
+    @pytest.fixture(scope="session")
+    def proxies(self) -> dict[str, Any]:
+        return dict(self._env.proxies)
+
+    @pytest.fixture
+    def faults(self, request: pytest.FixtureRequest) -> Iterator[Faults]:
+        """Faults for one check: all undone when it ends, whatever happened; its timeline kept."""
+        check = self._checks.get(request.node.nodeid)
+        faults = Faults(
+            deps=self._env.deps,
+            proxies=self._env.proxies,
+            service=self._env.service,
+            origin=check.started if check else None,
+        )
+        try:
+            yield faults
+        finally:
+            try:
+                faults.undo()
+            finally:
+                timeline = faults.timeline()
+                if check is not None and timeline is not None:
+                    check.fields["timeline"] = timeline
 
     @pytest.fixture
     def load(self, request: pytest.FixtureRequest) -> Load:

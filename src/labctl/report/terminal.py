@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from labctl.report._common import NEEDS_DETAILS, clean, curl_lines, field_lines, shown
+from labctl.report._timeline import summary
 from labctl.results import CheckResult, Result, StageResult, Status
 
 LOG_LINES = 20
@@ -160,6 +161,8 @@ class _Report:
         else:
             duration = f"{check.duration_s:.2f}s"
             self.line("  ", self.symbol(check.status), " ", check.id, "  ", (duration, "dim"))
+            for line in summary(check.timeline) if check.timeline else ():
+                self.line("      ", (line, "dim"))
 
     def check_details(self, stage: StageResult, check: CheckResult) -> None:
         where = f"{stage.slug} {self.glyphs.then} "

@@ -131,11 +131,17 @@ class DockerRun:
         self.labels = _docker.labels(self.run_id, "network")
         self._network = Network(docker_network_kw={"internal": True, "labels": self.labels})
         self.name = ""
+        self.guard: _docker.HostGuard | None = None
 
     def open(self) -> Self:
         self._network.name = f"labctl-{self.run_id}"
         self._network.create()
         self.name = self._network.name
+        with closing(_docker.client()) as engine:
+            attrs = engine.networks.get(self.name).attrs
+        bridge = attrs.get("Options", {}).get("com.docker.network.bridge.name")
+        self.guard = _docker.HostGuard(bridge or f"br-{attrs['Id'][:12]}", self.run_id)
+        self.guard.close_gap()
         return self
 
     @property

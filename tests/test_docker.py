@@ -4,6 +4,8 @@ proven from inside the container), cleanup. Skipped, with the reason, where no e
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,8 +50,12 @@ def probe_env() -> Iterator[Environment]:
 
 @pytest.fixture(scope="module")
 def probed(probe_env: Environment) -> dict[str, object]:
+    """The probe's report, with a host service listening on every interface meanwhile."""
     assert probe_env.service is not None
-    answer = httpx.get(probe_env.service.url + "/probe", timeout=60, trust_env=False)
+    with socket.create_server(("0.0.0.0", 0)) as host_service:
+        port = host_service.getsockname()[1]
+        url = f"{probe_env.service.url}/probe?host_port={port}"
+        answer = httpx.get(url, timeout=60, trust_env=False)
     result: dict[str, object] = answer.json()
     return result
 
@@ -97,6 +103,12 @@ def test_network_reaches_the_dependencies_and_nothing_beyond(probed: dict[str, o
     assert probed["outside_name_resolves"] is False
 
 
+def test_the_host_is_out_of_reach_too(probed: dict[str, object]) -> None:
+    if os.geteuid() != 0 or shutil.which("iptables") is None:
+        pytest.skip("closing the way to the host needs root and iptables")
+    assert probed["host_reachable"] is False, f"host reachable at {probed['gateway']}"
+
+
 def test_limits_are_reported_in_the_result_meta(probe_env: Environment) -> None:
     described = probe_env.describe()
     assert described["backend"] == "docker"
@@ -109,6 +121,7 @@ def test_limits_are_reported_in_the_result_meta(probe_env: Environment) -> None:
         "no_new_privileges": True,
         "read_only_root": True,
         "network": "internal",
+        "host_blocked": os.geteuid() == 0 and shutil.which("iptables") is not None,
     }
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import subprocess
@@ -103,6 +104,7 @@ def _remove_labelled(engine: Any, selector: str) -> Cleanup:
     for network in networks:
         with suppress(Exception):
             network.remove()
+    remove_host_guards(f"labctl-{selector.partition('=')[2]}" if "=" in selector else "labctl-")
     images = engine.images.list(filters=found)
     for image in images:
         with suppress(Exception):
@@ -110,6 +112,52 @@ def _remove_labelled(engine: Any, selector: str) -> Cleanup:
             # would make every run rebuild the learner's dependencies from scratch.
             engine.images.remove(image.id, force=True, noprune=True)
     return Cleanup(len(containers), len(networks), len(images))
+
+
+class HostGuard:
+    """Closes the one way out an internal network leaves: the host itself, at the bridge's
+    gateway address (any host service listening on 0.0.0.0). Two INPUT rules on the run's bridge:
+    answers to connections the host opened (labctl reaching the containers) pass, anything the
+    containers start towards the host is refused. Needs root and iptables; else ``active`` is
+    False and the gap is reported in the result's meta."""
+
+    def __init__(self, bridge: str, run_id: str) -> None:
+        self.bridge = bridge
+        self.comment = f"labctl-{run_id}"
+        self.active = False
+
+    def close_gap(self) -> None:
+        if os.geteuid() != 0 or shutil.which("iptables") is None:
+            return
+        match = ["-i", self.bridge, "-m", "comment", "--comment", self.comment]
+        established = ["-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT"]
+        self.active = _iptables("-I", "INPUT", "1", *match, "-j", "REJECT") and _iptables(
+            "-I", "INPUT", "1", *match, *established
+        )
+
+    def open_gap(self) -> None:
+        remove_host_guards(self.comment)
+        self.active = False
+
+
+def remove_host_guards(comment: str = "labctl-") -> int:
+    """Delete the INPUT rules whose comment starts with ``comment``; how many there were."""
+    if os.geteuid() != 0 or shutil.which("iptables") is None:
+        return 0
+    listing = subprocess.run(["iptables", "-S", "INPUT"], capture_output=True, text=True)
+    rules = [
+        r
+        for r in listing.stdout.splitlines()
+        if f'--comment "{comment}' in r or f"--comment {comment}" in r
+    ]
+    for rule in rules:
+        _iptables("-D", *shlex.split(rule)[1:])
+    return len(rules)
+
+
+def _iptables(*args: str) -> bool:
+    done = subprocess.run(["iptables", "-w", *args], capture_output=True, text=True)
+    return done.returncode == 0
 
 
 def container_ip(container: Any, network: str) -> str:

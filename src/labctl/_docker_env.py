@@ -52,7 +52,12 @@ def start_in_docker(env: Environment) -> None:
         run=run,
         image=image,
         env=env.service_env(),
-        limits=Limits(cpus=spec.cpus, memory_mb=spec.memory_mb, pids=spec.pids),
+        limits=Limits(
+            cpus=spec.cpus,
+            memory_mb=spec.memory_mb,
+            pids=spec.pids,
+            host_blocked=run.guard is not None and run.guard.active,
+        ),
         health_path=spec.health,
         ready_timeout_s=env.options.ready_timeout_s or spec.ready_timeout_s,
         log_path=env.workdir / "service.log",

@@ -39,6 +39,7 @@ class Limits:
     memory_mb: int = 512
     pids: int = 256
     tmp_mb: int = 64
+    host_blocked: bool = False  # whether the run's HostGuard closed the way to the host
 
     def container_kwargs(self) -> dict[str, Any]:
         return {
@@ -63,6 +64,7 @@ class Limits:
             "no_new_privileges": True,
             "read_only_root": True,
             "network": "internal",
+            "host_blocked": self.host_blocked,
         }
 
 

@@ -131,11 +131,17 @@ class DockerRun:
         self.labels = _docker.labels(self.run_id, "network")
         self._network = Network(docker_network_kw={"internal": True, "labels": self.labels})
         self.name = ""
+        self.guard: _docker.HostGuard | None = None
 
     def open(self) -> Self:
         self._network.name = f"labctl-{self.run_id}"
         self._network.create()
         self.name = self._network.name
+        with closing(_docker.client()) as engine:
+            attrs = engine.networks.get(self.name).attrs
+        bridge = attrs.get("Options", {}).get("com.docker.network.bridge.name")
+        self.guard = _docker.HostGuard(bridge or f"br-{attrs['Id'][:12]}", self.run_id)
+        self.guard.close_gap()
         return self
 
     @property
@@ -167,8 +173,8 @@ class DockerDependency:
             .with_network(run.network)
             .with_network_aliases(name)
             .with_name(f"labctl-{run.run_id}-{name}")
-            .waiting_for(ProtocolWait(self))
         )
+        self._created = False
         if self.spec.command:
             self._container.with_command(list(self.spec.command))
         self.timings: dict[str, float] = {}
@@ -195,7 +201,7 @@ class DockerDependency:
         """Create and start the container (or start it again after stop()), wait until ready."""
         started = time.monotonic()
         try:
-            if self._container._container is None:
+            if not self._created:
                 self._create()
             else:
                 self._wrapped().start()
@@ -214,17 +220,14 @@ class DockerDependency:
                 hint=f"docker pull {self.image}, or set LABCTL_{self.kind.upper()}_IMAGE "
                 "to an image that is (see README: Docker backend)",
             ) from exc
-        # testcontainers' start() creates, starts and waits; the host path must exist before
-        # the wait, so split it: the wait strategy runs once the container has an address.
-        wait = self._container._wait_strategy
-        self._container._wait_strategy = None
+        # No wait strategy on the container itself: the host path needs the container's address
+        # first, so the protocol wait runs once the container is up and the path is open.
         self._container.start()
+        self._created = True
         self._path = _docker.HostPath(self._ip(), self.spec.port)
         self._path.open()
         self.host, self.port = self._path.host, self._path.port
-        assert wait is not None
-        wait.wait_until_ready(self._container)
-        self._container._wait_strategy = wait
+        ProtocolWait(self).wait_until_ready(self._container)
 
     def stop(self) -> None:
         self._wrapped().stop(timeout=STOP_TIMEOUT_S)
@@ -242,7 +245,7 @@ class DockerDependency:
     def close(self) -> None:
         if self._path is not None:
             self._path.close()
-        if self._container._container is not None:
+        if self._created:
             with suppress(Exception):
                 self._container.get_wrapped_container().remove(force=True, v=True)
         self._container.get_docker_client().client.close()

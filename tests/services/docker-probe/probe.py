@@ -5,7 +5,7 @@ import os
 import socket
 import subprocess
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 
 def status_field(name):
@@ -76,8 +76,9 @@ def gateway():
     return None
 
 
-def probe():
+def probe(query):
     db = urlsplit(os.environ["DATABASE_URL"])
+    host_port = int(query.get("host_port", ["1"])[0])
     return {
         "uid": os.getuid(),
         "cap_eff": status_field("CapEff"),
@@ -100,12 +101,14 @@ def probe():
         "outside_ip_reachable": connects("1.1.1.1", 80) or connects("8.8.8.8", 53),
         "outside_name_resolves": resolves("deb.debian.org"),
         "gateway": gateway(),
+        "host_reachable": connects(gateway(), host_port),
     }
 
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
-        body = b"ok" if self.path == "/healthz" else json.dumps(probe()).encode()
+        url = urlsplit(self.path)
+        body = b"ok" if url.path == "/healthz" else json.dumps(probe(parse_qs(url.query))).encode()
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

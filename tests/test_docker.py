@@ -127,7 +127,11 @@ def test_limits_are_reported_in_the_result_meta(probe_env: Environment) -> None:
 
 def test_dependency_handles_pause_stop_and_start(probe_env: Environment) -> None:
     postgres = probe_env.deps["postgres"]
-    assert probe_env.service_url("postgres").startswith("postgresql://labctl:labctl@postgres:5432")
+    proxy = probe_env.proxies["postgres"]  # the service reaches Postgres through its fault proxy
+    assert proxy.host == probe_env.docker_run.gateway
+    assert probe_env.dependency_url("postgres").startswith(
+        f"postgresql://labctl:labctl@{proxy.host}:{proxy.port}/"
+    )
     postgres.pause()
     try:
         with pytest.raises(psycopg.OperationalError):

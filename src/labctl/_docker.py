@@ -135,6 +135,13 @@ class HostGuard:
             "-I", "INPUT", "1", *match, *established
         )
 
+    def admit(self, port: int) -> None:
+        """Let the containers reach one host port (a fault proxy, a stub) through the guard."""
+        if not self.active:
+            return
+        match = ["-i", self.bridge, "-m", "comment", "--comment", self.comment]
+        _iptables("-I", "INPUT", "1", *match, "-p", "tcp", "--dport", str(port), "-j", "ACCEPT")
+
     def open_gap(self) -> None:
         remove_host_guards(self.comment)
         self.active = False

@@ -9,11 +9,14 @@ from __future__ import annotations
 import threading
 import time
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from labctl.errors import ConfigError, LabctlError, SubmissionError
+from labctl.errors import LabctlError, SubmissionError
+from labctl.proxy import ProxyServer
 from labctl.service_docker import DockerService, Limits
 
 if TYPE_CHECKING:
+    from labctl.deps.docker import DockerRun
     from labctl.environment import Environment
 
 
@@ -26,23 +29,19 @@ def start_in_docker(env: Environment) -> None:
             f"--backend docker needs a Dockerfile, and {submission.path}/labctl.toml names none",
             hint='add to [service]: dockerfile = "Dockerfile" (or use --backend local)',
         )
-    if env.lab.upstreams:
-        names = ", ".join(u.name for u in env.lab.upstreams)
-        raise ConfigError(
-            f"the {env.lab.id} lab's upstream stubs ({names}) cannot be reached from the Docker"
-            " backend's internal network",
-            hint="grade this lab with --backend local",
-        )
     env.on_phase("creating the run's Docker network")
     env.docker_run = run = DockerRun(env.options.run_id).open()
     build = _Build(env)
     build.start()  # the image builds while the dependencies start
     started = time.monotonic()
+    env.proxy_server = ProxyServer(env.seed)
+    env.proxy_server.start()
     for dep in env.lab.dependencies:
         handle = DockerDependency(run, dep.kind, dep.name, dep.image)
         env.deps[dep.name] = handle
         env.on_phase(f"starting {dep.kind} ({handle.image})")
         handle.start()
+    _host_side(env, run)
     env.timings.dependencies_s = time.monotonic() - started
     env.on_phase(f"building your image from {submission.dockerfile}")
     image = build.result()
@@ -63,6 +62,20 @@ def start_in_docker(env: Environment) -> None:
         log_path=env.workdir / "service.log",
     )
     env.run_service(service)
+
+
+def _host_side(env: Environment, run: DockerRun) -> None:
+    """The fault proxies and upstream stubs run on the host, listening on the run network's
+    gateway address; the guard admits their ports and nothing else of the host."""
+    assert env.proxy_server is not None
+    assert run.guard is not None
+    for name, handle in env.deps.items():
+        proxy = env.proxy_server.proxy(name, handle.host, handle.port, bind=run.gateway)
+        env.proxies[name] = proxy
+        run.guard.admit(proxy.port)
+    env.start_upstreams(run.gateway)
+    for upstream in env.upstreams.values():
+        run.guard.admit(urlsplit(upstream.url).port or 80)
 
 
 class _Build(threading.Thread):

@@ -321,6 +321,7 @@ class _Control:
         op = cmd.get("op")
         if op == "listen":
             listener = _Listener(cmd["name"], (cmd["host"], int(cmd["port"])), self.rng)
+            listener.host = cmd.get("bind", listener.host)
             await listener.listen()
             self.listeners[listener.name] = listener
             return {"port": listener.port}

@@ -68,9 +68,6 @@ class Environment:
         self.service: ServiceHandle | None = None
         self.upstreams: dict[str, Upstream] = {}
         self.timings = Timings()
-        # The URL each dependency's service-side address is passed as (by name). Empty: the
-        # handle's own. A fault proxy set in front of a dependency puts its address here.
-        self.service_urls: dict[str, str] = {}
         self.docker_run: Any = None  # labctl.deps.docker.DockerRun with the Docker backend
         self.proxy_server: ProxyServer | None = None
         self.proxies: dict[str, Proxy] = {}  # dependency name -> the fault proxy before it
@@ -135,8 +132,6 @@ class Environment:
     def dependency_url(self, name: str) -> str:
         """The URL the service gets for dependency ``name``: through its fault proxy when it has
         one, else as the service reaches it (a network alias with the Docker backend)."""
-        if name in self.service_urls:
-            return self.service_urls[name]
         handle = self.deps[name]
         url = str(getattr(handle, "service_url", handle.url))
         return self.proxies[name].url_for(url) if name in self.proxies else url

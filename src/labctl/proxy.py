@@ -141,10 +141,11 @@ class ProxyServer:
             text=True,
         )
 
-    def proxy(self, name: str, host: str, port: int) -> Proxy:
-        """A new listening port on 127.0.0.1 that forwards to host:port."""
-        reply = self.call({"op": "listen", "name": name, "host": host, "port": port})
-        proxy = Proxy(self, name, (host, port), int(reply["port"]))
+    def proxy(self, name: str, host: str, port: int, *, bind: str = HOST) -> Proxy:
+        """A new listening port on ``bind`` (default 127.0.0.1) that forwards to host:port."""
+        command = {"op": "listen", "name": name, "host": host, "port": port, "bind": bind}
+        reply = self.call(command)
+        proxy = Proxy(self, name, (host, port), int(reply["port"]), bind)
         self.proxies[name] = proxy
         return proxy
 
@@ -221,11 +222,16 @@ class Proxy:
     """One dependency's proxy: its address, its toxics, up or down."""
 
     def __init__(
-        self, server: ProxyServer, name: str, upstream: tuple[str, int], port: int
+        self,
+        server: ProxyServer,
+        name: str,
+        upstream: tuple[str, int],
+        port: int,
+        host: str = HOST,
     ) -> None:
         self.name = name
         self.upstream = upstream
-        self.host = HOST
+        self.host = host
         self.port = port
         self._server = server
         self.toxics: dict[str, Toxic] = {}

@@ -131,6 +131,7 @@ class DockerRun:
         self.labels = _docker.labels(self.run_id, "network")
         self._network = Network(docker_network_kw={"internal": True, "labels": self.labels})
         self.name = ""
+        self.gateway = ""  # the host's address on the network: the only host address it reaches
         self.guard: _docker.HostGuard | None = None
 
     def open(self) -> Self:
@@ -140,6 +141,7 @@ class DockerRun:
         with closing(_docker.client()) as engine:
             attrs = engine.networks.get(self.name).attrs
         bridge = attrs.get("Options", {}).get("com.docker.network.bridge.name")
+        self.gateway = attrs["IPAM"]["Config"][0]["Gateway"]
         self.guard = _docker.HostGuard(bridge or f"br-{attrs['Id'][:12]}", self.run_id)
         self.guard.close_gap()
         return self
@@ -231,6 +233,10 @@ class DockerDependency:
 
     def stop(self) -> None:
         self._wrapped().stop(timeout=STOP_TIMEOUT_S)
+        # A stopped local server refuses connections at once; so does this one. Left open, the
+        # host path would accept and then wait on an address that no longer answers.
+        if self._path is not None:
+            self._path.close()
 
     def pause(self) -> None:
         self._wrapped().pause()
@@ -282,6 +288,7 @@ class DockerDependency:
     def _retarget(self) -> None:
         assert self._path is not None
         self._path.retarget(self._ip())
+        self._path.open()  # closed by stop()
         self.host, self.port = self._path.host, self._path.port
 
     def _failure(self, exc: Exception) -> DependencyError:

@@ -42,8 +42,8 @@ def check_once(solution: str, seed: int) -> dict[str, Any]:
 
 
 def figures(check: dict[str, Any]) -> str:
-    if not check.get("load"):
-        return check.get("message", "")[:120]
+    if not check.get("load"):  # an error: its last lines say what went wrong
+        return " | ".join(check.get("message", "").splitlines()[-3:])
     run = check["load"][0]
     lat, gen = run["latency_ms"], run["generator"]
     return (

@@ -38,25 +38,26 @@ class LoadFailed(Exception):
     pass
 
 
-def wait_for_workers(runner: MasterRunner, count: int, timeout_s: float) -> list[str]:
+def wait_for_workers(ready: list[str], count: int, timeout_s: float) -> list[str]:
+    """The first ``count`` workers that said ``labctl-ready`` (their plan handler exists)."""
     deadline = time.monotonic() + timeout_s
-    while len(runner.clients.ready) < count:
+    while len(ready) < count:
         if time.monotonic() > deadline:
-            raise LoadFailed(
-                f"{len(runner.clients.ready)} of {count} load workers connected in {timeout_s:g} s"
-            )
+            raise LoadFailed(f"{len(ready)} of {count} load workers connected in {timeout_s:g} s")
         gevent.sleep(POLL_S)
-    return sorted(node.id for node in runner.clients.ready)[:count]
+    return sorted(ready[:count])
 
 
 def run(runner: MasterRunner, plan: dict[str, Any], workers: int, ready_s: float) -> list[Any]:
     tallies: list[Any] = []
     failures: list[str] = []
+    ready: list[str] = []
+    runner.register_message("labctl-ready", lambda environment, msg: ready.append(msg.node_id))
     runner.register_message("labctl-tally", lambda environment, msg: tallies.append(msg.data))
     runner.register_message(
         "labctl-failed", lambda environment, msg: failures.append(msg.data["error"])
     )
-    ids = wait_for_workers(runner, workers, ready_s)
+    ids = wait_for_workers(ready, workers, ready_s)
     start_at = time.time() + START_MARGIN_S
     for index, client_id in enumerate(ids):
         share = {**plan, "start_at": start_at, "index": index, "count": len(ids)}

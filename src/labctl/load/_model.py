@@ -127,6 +127,11 @@ class LoadReport:
         return self.verdict == VERDICT_INCONCLUSIVE
 
     @property
+    def underloaded(self) -> bool:
+        """Fewer requests left than the schedule holds: the load was not offered in full."""
+        return self.sent < 0.99 * round(self.offered_rps * self.duration_s)
+
+    @property
     def error_count(self) -> int:
         return sum(self.errors.values())
 

@@ -194,6 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     runner.register_message(
         "labctl-plan", lambda environment, msg: _on_plan(runner, env, msg.data), concurrent=True
     )
+    # Locust's own client_ready may reach the master before the handler above exists: the
+    # master sends the plan only to workers that said this.
+    runner.send_message("labctl-ready")
     runner.greenlet.join()
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from labctl.cli import _Progress
 from labctl.progress import Event, EventReader, EventWriter
+from labctl.report.live import Progress
 from labctl.report.terminal import status_glyphs
 
 
@@ -27,7 +27,7 @@ def test_reader_returns_each_event_once_and_waits_for_whole_lines(tmp_path: Path
 
 
 def test_status_line_follows_the_run() -> None:
-    progress = _Progress("url-shortener", status_glyphs(Console(file=io.StringIO())))
+    progress = Progress("url-shortener", status_glyphs(Console(file=io.StringIO())))
     assert progress.update(Event("phase", "starting postgres")).endswith("starting postgres…")
     progress.update(Event("stage", stage="health"))
     progress.update(Event("check", "health/healthz-answers-200", "health", "pass"))

@@ -6,10 +6,8 @@ Commands parse flags, call into the library, pick reporters and map errors to ex
 
 from __future__ import annotations
 
-import platform
 import secrets
-import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, NoReturn, ParamSpec, TypeVar
 
@@ -18,22 +16,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labctl import __version__, cohort
-from labctl._docker import engine_status, resolve_backend
-from labctl._net import free_port
+from labctl import checkup, cohort
+from labctl._docker import resolve_backend
 from labctl.checkrun import CheckRequest
 from labctl.checkrun import check as run_request
-from labctl.errors import ConfigError, LabctlError, SetupError, SubmissionError
+from labctl.errors import ConfigError, LabctlError, SubmissionError
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.load import Scenario, as_json, summary
 from labctl.load import run as run_load
-from labctl.progress import Event
 from labctl.report import write_atomic
 from labctl.report.cohort import write_csv
 from labctl.report.cohort import write_html as write_cohort_html
+from labctl.report.live import Progress
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
-from labctl.results import ExitCode, Status, worst
+from labctl.results import ExitCode
 from labctl.submission import CONFIG_NAME, Submission, load_submission
 
 P = ParamSpec("P")
@@ -173,7 +170,7 @@ def check(
         worker_log=Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None,
     )
     try:
-        progress = _Progress(request.lab, status_glyphs(err))
+        progress = Progress(request.lab, status_glyphs(err))
         with err.status(progress.text()) as status:
             result = _or_exit(
                 run_request, request, lambda event: status.update(progress.update(event))
@@ -357,83 +354,15 @@ def doctor(
 ) -> None:
     """Say what this machine offers labctl: dependency binaries, Docker, loopback ports."""
     if cleanup:
-        _cleanup_docker()
+        out.print(_or_exit(checkup.cleanup_docker))
     table = Table("", "what", "detail", box=None, pad_edge=False)
-    table.add_row("✔", "python", f"{platform.python_version()} ({sys.executable})")
-    table.add_row("✔", "labctl", __version__)
-    from labctl import deps  # only doctor needs the providers
-
-    findings = deps.available()
-    for finding in findings:
-        table.add_row("✔" if finding.ok else "✘", finding.kind, escape(finding.detail))
-    table.add_row(*_docker_row())
-    table.add_row(*_port_row())
+    found = checkup.findings()
+    for row in checkup.rows(found):
+        table.add_row(*(escape(cell) for cell in row))
     out.print(table)
-    missing = [f.kind for f in findings if not f.ok]
-    if missing:
+    if missing := [f.kind for f in found if not f.ok]:
         out.print(f"[red]missing: {', '.join(missing)}[/]: labs that need them cannot run here")
         raise typer.Exit(ExitCode.ENVIRONMENT)
-
-
-def _docker_row() -> tuple[str, str, str]:
-    ok, why = engine_status()
-    if ok:
-        return "✔", "docker", f"{why}: --backend auto uses Docker for projects with a Dockerfile"
-    return "·", "docker", f"{why}: --backend auto uses the local backend"
-
-
-def _cleanup_docker() -> None:
-    ok, why = engine_status()
-    if not ok:
-        raise _exit(SetupError(f"cannot clean up Docker: {why}", hint="start the Docker engine"))
-    from labctl._docker import cleanup
-
-    done = cleanup()
-    out.print(
-        f"removed {done.containers} containers, {done.networks} networks and {done.images} "
-        "images labelled as labctl's"
-    )
-
-
-def _port_row() -> tuple[str, str, str]:
-    try:
-        return "✔", "loopback", f"can bind 127.0.0.1 (port {free_port()} was free)"
-    except OSError as exc:
-        return "✘", "loopback", f"cannot bind 127.0.0.1: {exc}"
-
-
-class _Progress:
-    """The status line while a check runs: the start-up phase, then stage by stage."""
-
-    def __init__(self, lab: str, marks: Mapping[Status, str]) -> None:
-        self.lab = lab
-        self.marks = marks
-        self.phase = "starting"
-        self.stages: dict[str, list[Status]] = {}  # slug -> statuses of its finished checks
-        self.current: str | None = None
-
-    def update(self, event: Event) -> str:
-        if event.kind == "phase":
-            self.phase = event.text
-        elif event.kind == "stage":
-            self.current = event.stage
-            self.stages.setdefault(event.stage, [])
-        elif event.kind == "check":
-            self.stages.setdefault(event.stage, []).append(Status(event.status))
-        return self.text()
-
-    def text(self) -> str:
-        if self.current is None:
-            return escape(f"grading {self.lab}: {self.phase}…")
-        return escape(
-            f"grading {self.lab}: "
-            + " · ".join(
-                f"{slug} ({len(done)} checks)…"
-                if slug == self.current
-                else f"{slug} {self.marks[worst(done)]}"
-                for slug, done in self.stages.items()
-            )
-        )
 
 
 def _lab_id(lab: str | None, submission: Submission) -> str:

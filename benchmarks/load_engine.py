@@ -103,8 +103,13 @@ def stall_probe(rate: float, seconds: float, processes: int) -> None:
     with stalling(STALL_MS) as url:
         figures, report = engine(url, rate, seconds, processes)
         truth = true_p99(report, STALL_MS, report.service_latency_ms.p50)
-        locust = plain_locust(url, users=20, processes=processes, seconds=seconds + 1, rate=rate)
-        ceiling = wrk(url, threads=processes, connections=20, seconds=seconds, rate=rate)
+        # A closed loop sees a stall only through the requests it has in flight: with as many
+        # users as the stall spans slots (20 here), it sees it all; with fewer, the slots it
+        # never sent are missing from its percentiles. Two, one per process, as a tester would.
+        locust = plain_locust(
+            url, users=processes, processes=processes, seconds=seconds + 1, rate=rate
+        )
+        ceiling = wrk(url, threads=processes, connections=processes, seconds=seconds, rate=rate)
     print(f"  true p99 from the schedule: {truth:.1f} ms (engine verdict {report.verdict})")
     for f in (figures, locust, ceiling):
         row(f, f"p99 / true p99 = {f.p99_ms / truth:.2f}")

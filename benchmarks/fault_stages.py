@@ -3,7 +3,8 @@
 Grades the url-shortener reference on the three fault stages, and each broken variant on the
 stage it must fail, ``--runs`` times with a different seed each time (``labctl check --stage``,
 so the stages they need run first). Prints, per fixture and stage, how many runs gave the
-expected status (the target is every run) and the stage's run time (the sum of its checks'
+expected status (the target is every run), each failed check's message as it comes, and the
+stage's run time (the sum of its checks'
 durations): mean and max. Exit code 1 if any run gave another status.
 
 Usage: python benchmarks/fault_stages.py [--runs N] [--only FIXTURE ...]
@@ -49,6 +50,11 @@ def grade(fixture: str, stages: list[str], seed: int) -> dict[str, tuple[str, fl
         if not report.exists():
             return {stage: ("no report", 0.0) for stage in stages}
         data = json.loads(report.read_text())
+    for stage in data["stages"]:
+        for check in stage["checks"]:
+            if check["status"] not in ("pass", "skip"):
+                got = f" got: {check['got']}" if check.get("got") else ""
+                print(f"    seed {seed}: {check['id']} {check['status']}: {check['message']}{got}")
     return {
         s["slug"]: (s["status"], sum(c["duration_s"] for c in s["checks"]))
         for s in data["stages"]

@@ -18,12 +18,13 @@ from rich.console import Console
 from labctl import proxy as toxics
 from labctl.deps import DependencyHandle, create
 from labctl.deps.local import redis_pong
+from labctl.errors import Failure, Inconclusive
 from labctl.faults import Faults
 from labctl.grading import Http, expect
 from labctl.proxy import ProxyServer
 from labctl.report import render_terminal
 from labctl.results import CheckResult, Result, StageResult, Status
-from labctl.traffic import PacedTraffic, Sample, per_second, window
+from labctl.traffic import PacedTraffic, Sample, Window, per_second, window
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +199,23 @@ def test_a_hidden_check_keeps_its_timeline_to_itself() -> None:
     out = io.StringIO()
     render_terminal(Result("lab", 1, Status.PASS, 0, 1.0, (stage,)), Console(file=out))
     assert "faults:" not in out.getvalue()
+
+
+# -- fairness -------------------------------------------------------------------------------
+
+
+def _slow_window(cpu_pressure: float) -> Window:
+    return Window(0.0, 5.0, 250, 0, 5.0, 300.0, 400.0, cpu_pressure=cpu_pressure)
+
+
+def test_a_latency_miss_on_a_saturated_machine_is_inconclusive_not_a_failure() -> None:
+    from graders.url_shortener._faults import expect_served
+
+    with pytest.raises(Inconclusive, match="some task waited for a CPU 80%"):
+        expect_served(
+            _slow_window(0.8), when="during the fault", max_error_rate=0.01, p99_ms=250, hint=""
+        )
+    with pytest.raises(Failure, match="not served well"):
+        expect_served(
+            _slow_window(0.1), when="during the fault", max_error_rate=0.01, p99_ms=250, hint=""
+        )

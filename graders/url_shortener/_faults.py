@@ -13,6 +13,7 @@ RATE = 50  # redirects per second, from 8 clients
 BEFORE_S = 1.0  # traffic before the fault, so the service is warm and the fault hits mid-stream
 SETTLE_S = 1.0  # after the fault is undone, time allowed to notice before "normal" is judged
 AFTER_S = 2.0
+BUSY_PRESSURE = 0.5  # share of the time some task waited for a CPU: above it, latency is unfair
 
 
 def redirect_traffic(
@@ -49,6 +50,13 @@ def expect_served(
     )
     if seen.first_errors:
         got += "; first errors: " + " | ".join(seen.first_errors)
+    if seen.error_rate <= max_error_rate and seen.p99_ms >= p99_ms and _machine_busy(seen):
+        raise expect.inconclusive(
+            f"no verdict on latency {when}: p99 was {seen.p99_ms:.0f} ms (budget {p99_ms:g} ms),"
+            f" but some task waited for a CPU {seen.cpu_pressure:.0%} of the time; run again on"
+            " a quieter machine",
+            details=got,
+        )
     if seen.error_rate > max_error_rate or seen.p99_ms >= p99_ms:
         raise expect.fail(
             f"redirects {when} were not served well",
@@ -56,3 +64,9 @@ def expect_served(
             got=got,
             hint=hint,
         )
+
+
+def _machine_busy(seen: Window) -> bool:
+    """The machine was saturated while the traffic ran: a slow p99 says nothing fair about the
+    service (the grader's own clients waited for a CPU too)."""
+    return seen.cpu_pressure > BUSY_PRESSURE

@@ -15,11 +15,14 @@ plain data the fault timeline carries.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+from labctl._pressure import PressureClock
 
 if TYPE_CHECKING:  # labctl.grading imports this module: its client is imported when used
     from labctl.grading.http import Http
@@ -53,6 +56,8 @@ class Window:
     p99_ms: float
     max_ms: float
     first_errors: tuple[str, ...] = ()
+    # Share of the traffic's time some task on the machine waited for a CPU (-1: unknown).
+    cpu_pressure: float = -1.0
 
     @property
     def error_rate(self) -> float:
@@ -106,6 +111,7 @@ class PacedTraffic:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._began = 0.0
+        self._pressure = PressureClock()
 
     @property
     def samples(self) -> Sequence[Sample]:
@@ -114,6 +120,7 @@ class PacedTraffic:
 
     def start(self) -> None:
         self._began = time.monotonic()
+        self._pressure.start()
         self._threads = [
             threading.Thread(target=self._client, name=f"traffic-{i}", daemon=True)
             for i in range(self.clients)
@@ -129,7 +136,9 @@ class PacedTraffic:
 
     def window(self, start_s: float, end_s: float) -> Window:
         """What the requests due within [start_s, end_s) of the timeline saw."""
-        return window(self.samples, start_s, end_s)
+        return dataclasses.replace(
+            window(self.samples, start_s, end_s), cpu_pressure=self._pressure.share()
+        )
 
     def wait(self, seconds: float) -> None:
         """Let the traffic run for ``seconds`` (returns early if stop() was called)."""

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from labctl.errors import Failure
+from labctl.errors import Failure, Inconclusive
 
 # Load budgets live in _budgets; re-exported so graders find every assertion under expect.
 from labctl.grading._budgets import achieved_rate_at_least as achieved_rate_at_least
@@ -47,6 +47,11 @@ def fail(
     if response is not None:
         fields["exchanges"] = (exchange(response),)
     return Failure(summary, **fields)
+
+
+def inconclusive(summary: str, *, details: str = "") -> Inconclusive:
+    """An ``Inconclusive`` ready to raise: no fair verdict (the machine, not the service)."""
+    return Inconclusive(summary, details=details)
 
 
 def status(response: httpx.Response, expected: int | Collection[int], *, hint: str = "") -> None:

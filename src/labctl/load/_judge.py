@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from hdrh.histogram import HdrHistogram
 
+from labctl._pressure import PRESSURE_LIMIT
 from labctl.load._model import (
     ERROR_KINDS,
     VERDICT_INCONCLUSIVE,
@@ -30,7 +31,6 @@ LAG_P99_LIMIT_MS = 50.0
 CPU_PEGGED = 0.90  # a worker using this share of a core has no room left to keep time
 # Some task waited for a CPU this share of the time: the machine (service, dependencies and
 # generator share it) was saturated, so latency measures the machine, not the service.
-PRESSURE_LIMIT = 0.5
 MISSING_LIMIT = 0.01  # slots never sent (a worker lost, a run cut short)
 
 

@@ -29,6 +29,7 @@ from locust.env import Environment  # noqa: E402
 from locust.event import EventHook  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
+from labctl._pressure import cpu_waiting_s  # noqa: E402
 from labctl.load._model import Scenario  # noqa: E402
 from labctl.load._tally import Tally  # noqa: E402
 
@@ -48,17 +49,6 @@ class Idle(User):
     @task
     def idle(self) -> None:
         self.stop()
-
-
-def cpu_waiting_s() -> float | None:
-    """Seconds some task on this machine has waited for a CPU since boot (Linux PSI)."""
-    try:
-        with open("/proc/pressure/cpu") as file:
-            some = file.readline().split()
-    except OSError:
-        return None
-    total = next((f for f in some if f.startswith("total=")), None)
-    return int(total[6:]) / 1e6 if total else None
 
 
 def cpu_s() -> float:

@@ -4,12 +4,16 @@ inconclusive, tallies merge, nothing is left behind. Runs are a few seconds each
 from __future__ import annotations
 
 import json
+import random
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import psutil
 import pytest
@@ -18,7 +22,7 @@ from labctl._net import free_port, poll, port_open
 from labctl.errors import LoadError
 from labctl.load import LoadReport, Scenario, run
 from labctl.load._judge import Plan, report
-from labctl.load._tally import Tally, merge
+from labctl.load._tally import Tally, _bucket, histogram, merge
 from tests.conftest import labctl_env
 from tests.test_cli import cli as _cli
 
@@ -89,6 +93,57 @@ def test_status_errors_name_the_code(fast_url: str) -> None:
     got = run(fast_url, Scenario.get("/", ok_status=(302,)), rate=50, duration_s=1, warmup_s=0)
     assert got.errors["status"] == 50
     assert got.status_codes == {"200": 50}
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Answers 201 to a POST and records what came: method, path, body, headers."""
+
+    seen: ClassVar[list[tuple[str, str, bytes, str]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.seen.append((self.command, self.path, body, self.headers.get("Content-Type", "")))
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_scenario_sends_its_method_body_and_headers_under_the_url_path() -> None:
+    _Recorder.seen = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        scenario = Scenario(
+            paths=("/links",),
+            method="POST",
+            body='{"url": "https://example.com/é"}',
+            headers={"Content-Type": "application/json"},
+            ok_status=(201,),
+        )
+        url = f"http://127.0.0.1:{server.server_address[1]}/api"
+        got = run(url, scenario, rate=20, duration_s=1, warmup_s=0, processes=1)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert got.status_codes == {"201": 20}
+    assert got.error_count == 0
+    body = '{"url": "https://example.com/é"}'.encode()
+    assert _Recorder.seen == [("POST", "/api/links", body, "application/json")] * 20
+
+
+def test_counted_latencies_land_in_the_buckets_hdrhistogram_would_use() -> None:
+    """Values are counted by bucket before they reach the histogram: the bucket must be the
+    one record_value() files them under, from a microsecond to past an hour."""
+    hist = histogram()
+    rng = random.Random(7)
+    for scale in (1e-6, 1e-3, 0.1, 10.0, 5000.0):
+        for _ in range(2000):
+            seconds = rng.random() * scale
+            us = min(max(1, round(seconds * 1e6)), 3_600_000_000)
+            assert _bucket(seconds) == hist.get_lowest_equivalent_value(us), seconds
 
 
 def test_bad_parameters_are_a_clear_error() -> None:

@@ -7,6 +7,11 @@ worker's share (slot ``k`` belongs to worker ``k % count``). Every slot starts i
 time in its own greenlet whether or not earlier ones have answered; latency counts from the
 slot (coordinated omission corrected, as wrk2 does) and from the actual send. The tally goes
 back as a ``labctl-tally`` message. This module imports locust: it never runs in the grader.
+
+Requests go out through geventhttpclient's ``HTTPClient``, the client under locust's
+``FastHttpUser``, without ``FastHttpSession``'s per-request layers (URL parsing, cookies,
+redirects, request events): those were two thirds of a worker's CPU per request, and a
+generator that runs out of CPU makes a run inconclusive.
 """
 
 from __future__ import annotations
@@ -16,19 +21,20 @@ import logging
 import resource
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from gevent import monkey
 
 monkey.patch_all()  # before anything else opens a socket, as locust itself does on import
 
 import gevent  # noqa: E402
-from gevent.pool import Group  # noqa: E402
+from gevent.event import Event  # noqa: E402
+from geventhttpclient import HTTPClient  # noqa: E402
 from locust import User, task  # noqa: E402
-from locust.contrib.fasthttp import FastHttpSession  # noqa: E402
 from locust.env import Environment  # noqa: E402
-from locust.event import EventHook  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
+from labctl import __version__  # noqa: E402
 from labctl._pressure import cpu_waiting_s  # noqa: E402
 from labctl.load._model import Scenario  # noqa: E402
 from labctl.load._tally import Tally  # noqa: E402
@@ -67,12 +73,16 @@ class Schedule:
         self.warm_slots = round(self.rate * plan["warmup_s"])
         self.slots = round(self.rate * (plan["warmup_s"] + plan["duration_s"]))
         self.tally = Tally()
-        self.session = _session(env, plan["url"], self.scenario)
+        self.client, self.paths = _client(plan["url"], self.scenario)
+        self.body = self.scenario.body.encode() if self.scenario.body is not None else None
+        self.headers = dict(self.scenario.headers)
         # Slot times on this process's monotonic clock, anchored to the plan's wall-clock start.
         self.base = time.perf_counter() + (plan["start_at"] - time.time())
+        self.in_flight = 0
+        self.scheduled = False  # every slot sent (or given up on)
+        self.all_done = Event()
 
     def run(self) -> Tally:
-        group = Group()
         cpu0, wall0, wait0 = cpu_s(), time.perf_counter(), cpu_waiting_s()
         behind, measuring = 0, False
         for k in range(self.index, self.slots, self.count):
@@ -89,9 +99,14 @@ class Schedule:
                 behind += 1
                 if behind % YIELD_EVERY == 0:
                     gevent.sleep(0)
-            group.spawn(self.send, k)
-        group.join(timeout=self.scenario.timeout_s + 5)
-        group.kill(block=False)
+            # A raw greenlet per slot: a Greenlet object and a pool's bookkeeping cost more
+            # than the count kept here, and every send ends by its own timeout.
+            self.in_flight += 1
+            gevent.spawn_raw(self.send, k)
+        self.scheduled = True
+        if self.in_flight:
+            self.all_done.wait(timeout=self.scenario.timeout_s + 5)
+        self.client.close()
         self.tally.cpu_s = cpu_s() - cpu0
         self.tally.wall_s = time.perf_counter() - wall0
         wait1 = cpu_waiting_s()
@@ -100,9 +115,17 @@ class Schedule:
         return self.tally
 
     def send(self, k: int) -> None:
+        try:
+            self._send(k)
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight and self.scheduled:
+                self.all_done.set()
+
+    def _send(self, k: int) -> None:
         slot = self.base + k / self.rate
         sent = time.perf_counter()
-        response = self._request(self.scenario.paths[k % len(self.scenario.paths)])
+        status, error = self._request(self.paths[k % len(self.paths)])
         done = time.perf_counter()
         if k < self.warm_slots:
             return
@@ -111,58 +134,49 @@ class Schedule:
         self.tally.last_done = max(self.tally.last_done, time.time())
         # A request that left a little early counts from when it left, never less.
         self.tally.record(second, sent - slot, done - min(slot, sent), done - sent)
-        self._classify(second, response)
-
-    def _request(self, path: str) -> Any:
-        """The answer, or None when none came within the timeout (waiting for a free
-        connection included, so every request is tallied, however stuck the service is)."""
-        try:
-            with gevent.Timeout(self.scenario.timeout_s):
-                return self.session.request(
-                    self.scenario.method,
-                    path,
-                    data=self.scenario.body,
-                    headers=dict(self.scenario.headers) or None,
-                )
-        except gevent.Timeout:
-            return None
-
-    def _classify(self, second: int, response: Any) -> None:
-        status = int(getattr(response, "status_code", 0) or 0)
-        error = getattr(response, "error", None)
-        if status == 0:
-            timed_out = response is None or _timed_out(error)
-            self.tally.error(second, "timeout" if timed_out else "connection")
+        if error:
+            self.tally.error(second, error)
         elif status not in self.scenario.ok_status:
             self.tally.error(second, "status", status)
         else:
             self.tally.answered(status)
 
+    def _request(self, path: str) -> tuple[int, str]:
+        """The answer's status and ``""``, or ``0`` and the kind of error: ``timeout`` when
+        no answer came within the scenario's timeout (waiting for a free connection
+        included, so every request is tallied however stuck the service is), ``connection``
+        when the connection failed or the answer was not HTTP."""
+        try:
+            with gevent.Timeout(self.scenario.timeout_s):
+                response = self.client.request(
+                    self.scenario.method, path, body=self.body, headers=self.headers
+                )
+                try:
+                    response.read()
+                finally:
+                    response.release()  # back to the pool, or closed if it cannot be reused
+                return response.status_code, ""
+        except (gevent.Timeout, TimeoutError):
+            return 0, "timeout"
+        except Exception:  # refused, reset, closed, not HTTP: no answer
+            return 0, "connection"
 
-def _timed_out(error: BaseException | None) -> bool:
-    # geventhttpclient wraps the socket's timeout: RetriesExceeded(..., original=timeout).
-    cause = getattr(error, "original", None) or error
-    return isinstance(cause, TimeoutError | gevent.Timeout)
 
-
-def _session(env: Environment, url: str, scenario: Scenario) -> FastHttpSession:
-    session = FastHttpSession(
-        base_url=url,
-        # Our own timing and tally replace locust's per-request statistics (and their cost).
-        request_event=EventHook(),  # type: ignore[no-untyped-call]
-        user=None,
-        max_retries=0,
-        max_redirects=0,
-        network_timeout=scenario.timeout_s,
+def _client(url: str, scenario: Scenario) -> tuple[HTTPClient, tuple[str, ...]]:
+    """The connection pool to the service, and the scenario's paths under the URL's own path.
+    It never follows a redirect (its target is not the service): every status is an answer,
+    and the scenario's ``ok_status`` decides which ones are errors."""
+    parts = urlsplit(url)
+    client = HTTPClient(
+        parts.hostname or "127.0.0.1",
+        port=parts.port or 80,
+        headers={"User-Agent": f"labctl-load/{__version__}"},
         connection_timeout=scenario.timeout_s,
+        network_timeout=scenario.timeout_s,
         concurrency=POOL,
     )
-    # Never follow a redirect (its target is not the service), without the per-request
-    # toggle of allow_redirects=False, which concurrent requests on one session would race on.
-    # Every status is an answer; the scenario's ok_status decides which ones are errors.
-    for name, codes in (("redirect_response_codes", ()), ("valid_response_codes", range(600))):
-        setattr(session.client, name, frozenset(codes))
-    return session
+    prefix = parts.path.rstrip("/")
+    return client, tuple(prefix + path for path in scenario.paths)
 
 
 def _on_plan(runner: WorkerRunner, env: Environment, plan: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,18 @@ collect_ignore = ["data", "services"]
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Let the Ctrl-C tests' children hear SIGINT, as they would in a terminal.
+
+    A non-interactive shell starts its background jobs with SIGINT ignored, and an ignored
+    signal stays ignored across exec: a CI runner that starts the suite that way would start
+    every labctl the tests interrupt deaf to Ctrl-C (as it should be under ``nohup``). A
+    handler, unlike SIG_IGN, is reset to the default in each child, so Python's own
+    KeyboardInterrupt comes back there."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @dataclass

@@ -60,8 +60,10 @@ def test_solution_gets_its_expected_verdict(solution: Path, tmp_path: Path) -> N
 
 def settled(got: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
     """``got`` with each inconclusive status read as the expected one: an inconclusive load
-    check (a machine too busy to judge latency) neither confirms nor contradicts it."""
-    if got["exit_code"] != INCONCLUSIVE_EXIT and "inconclusive" not in got["stages"].values():
+    check (a machine too busy to judge latency) neither confirms nor contradicts it. A stage
+    can fail on one check while another of its checks is inconclusive: checks count too."""
+    statuses = {*got["stages"].values(), *got["checks"].values()}
+    if got["exit_code"] != INCONCLUSIVE_EXIT and "inconclusive" not in statuses:
         return got
     return {
         "exit_code": expected["exit_code"]
@@ -80,6 +82,18 @@ def settled(got: dict[str, Any], expected: dict[str, Any]) -> dict[str, Any]:
 def recorded(got: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
     """What to record: an inconclusive result keeps the expectation it could not judge."""
     return settled(got, previous) if previous else got
+
+
+def test_an_inconclusive_check_in_a_failed_stage_neither_confirms_nor_contradicts() -> None:
+    expected = {
+        "exit_code": 1,
+        "stages": {"cache-outage": "fail"},
+        "checks": {"cache-outage/frozen": "fail", "cache-outage/times-out": "fail"},
+    }
+    got = {**expected, "checks": {**expected["checks"], "cache-outage/frozen": "inconclusive"}}
+    assert settled(got, expected) == expected
+    wrong = {**got, "checks": {**got["checks"], "cache-outage/times-out": "pass"}}
+    assert settled(wrong, expected) != expected
 
 
 @pytest.mark.parametrize("lab", LABS)

@@ -48,15 +48,11 @@ err = Console(stderr=True)
 
 @app.command("list")
 def list_command() -> None:
-    """List the labs, with their stages and dependencies."""
+    """List the labs, with their stages, dependencies and the upstream stubs they run."""
     table = Table("lab", "title", "stages", "dependencies", box=None, pad_edge=False)
     for lab in _or_exit(list_labs):
-        table.add_row(
-            lab.id,
-            lab.title,
-            " → ".join(s.slug for s in lab.stages),
-            ", ".join(d.kind for d in lab.dependencies),
-        )
+        needs = [d.kind for d in lab.dependencies] + [f"{u.name} (stub)" for u in lab.upstreams]
+        table.add_row(lab.id, lab.title, " → ".join(s.slug for s in lab.stages), ", ".join(needs))
     out.print(table)
 
 

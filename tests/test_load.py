@@ -205,12 +205,14 @@ def test_the_load_command_rejects_a_url_that_is_not_http() -> None:
     assert "--path /abc" in " ".join(run.stderr.split())
 
 
-def test_a_killed_caller_leaves_no_load_process_behind(fast_url: str) -> None:
+def test_a_killed_caller_leaves_no_load_process_or_file_behind(
+    fast_url: str, scratch: Path
+) -> None:
     code = (
         "from labctl.load import run, Scenario\n"
         f"run({fast_url!r}, Scenario.get('/'), rate=50, duration_s=60, processes=1)\n"
     )
-    caller = subprocess.Popen([sys.executable, "-c", code], env=labctl_env())
+    caller = subprocess.Popen([sys.executable, "-c", code], env=labctl_env(TMPDIR=str(scratch)))
     try:
         assert poll(lambda: len(_children(caller.pid)) == 2, timeout_s=30)
         children = _children(caller.pid)
@@ -218,6 +220,7 @@ def test_a_killed_caller_leaves_no_load_process_behind(fast_url: str) -> None:
         caller.kill()
         caller.wait()
     assert poll(lambda: not any(psutil.pid_exists(p) for p in children), timeout_s=15)
+    assert poll(lambda: not any(scratch.iterdir()), timeout_s=5), list(scratch.iterdir())
 
 
 def _children(pid: int) -> list[int]:

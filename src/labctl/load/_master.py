@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import signal
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from gevent import monkey
@@ -81,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--ready-timeout", type=float, default=60.0)
+    parser.add_argument("--caller", type=int, help="the run directory goes when this pid does")
     args = parser.parse_args(argv)
+    if args.caller:
+        _clean_up_when_orphaned(args.caller, args.plan.parent)
     plan = json.loads(args.plan.read_text())
     env = Environment(user_classes=[Idle], events=None)
     runner = env.create_master_runner(args.bind, args.port)
@@ -97,6 +104,23 @@ def main(argv: list[str] | None = None) -> int:
     tmp.write_text(json.dumps(judged.to_dict()))
     tmp.replace(args.out)
     return 0
+
+
+def _clean_up_when_orphaned(caller: int, run_dir: Path) -> None:
+    """On SIGTERM, remove the run's directory if the caller is gone, then exit.
+
+    The caller removes it after every run it sees to the end, Ctrl-C included. A caller that
+    is killed outright cannot: the kernel then sends this process SIGTERM (parent-death
+    signal). The caller starts this process with SIGTERM blocked; it is unblocked here, with
+    the handler in place, so one that came during start-up is handled now."""
+
+    def on_sigterm(signum: int, frame: FrameType | None) -> None:
+        if os.getppid() != caller:
+            shutil.rmtree(run_dir, ignore_errors=True)
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
 
 
 def _plan(plan: dict[str, Any]) -> Plan:

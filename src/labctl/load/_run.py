@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
@@ -71,7 +72,7 @@ def _run_in(tmp: Path, plan: dict[str, object], workers: int, run_s: float) -> L
     procs: list[subprocess.Popen[bytes]] = []
     with open(log, "wb") as sink:
         try:
-            procs.append(_spawn(_master_args(tmp, port, workers), sink))
+            procs.append(_spawn(_master_args(tmp, port, workers), sink, _master_preexec()))
             procs += [_spawn(_worker_args(port), sink) for _ in range(workers)]
             code = _wait(procs[0], READY_TIMEOUT_S + run_s + 30)
         finally:
@@ -93,22 +94,37 @@ def _master_args(tmp: Path, port: int, workers: int) -> list[str]:
     return [
         *("-m", "labctl.load._master", "--port", str(port), "--workers", str(workers)),
         *("--plan", str(tmp / "plan.json"), "--out", str(tmp / "report.json")),
-        *("--ready-timeout", str(READY_TIMEOUT_S)),
+        *("--ready-timeout", str(READY_TIMEOUT_S), "--caller", str(os.getpid())),
     ]
+
+
+def _master_preexec() -> Callable[[], None]:
+    """The master's ``preexec_fn``: it dies with us, and SIGTERM waits (blocked, which exec
+    keeps) until it has its handler, so a caller killed while the master starts up still has
+    its run directory removed by the master."""
+    arm = dies_with_parent(signal.SIGTERM)
+
+    def preexec() -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        arm()
+
+    return preexec
 
 
 def _worker_args(port: int) -> list[str]:
     return ["-m", "labctl.load._worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
 
 
-def _spawn(args: list[str], sink: IO[bytes]) -> subprocess.Popen[bytes]:
+def _spawn(
+    args: list[str], sink: IO[bytes], preexec: Callable[[], None] | None = None
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, *args],
         stdin=subprocess.DEVNULL,
         stdout=sink,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # Ctrl-C reaches us alone; we stop the children ourselves
-        preexec_fn=dies_with_parent(signal.SIGTERM),
+        preexec_fn=preexec or dies_with_parent(signal.SIGTERM),
     )
 
 

@@ -65,7 +65,7 @@ def cpu_s() -> float:
 class Schedule:
     """This worker's slots of one plan, sent on time and tallied."""
 
-    def __init__(self, env: Environment, plan: dict[str, Any]) -> None:
+    def __init__(self, plan: dict[str, Any]) -> None:
         self.plan = plan
         self.scenario = Scenario.from_dict(plan["scenario"])
         self.rate = float(plan["rate"])
@@ -179,9 +179,9 @@ def _client(url: str, scenario: Scenario) -> tuple[HTTPClient, tuple[str, ...]]:
     return client, tuple(prefix + path for path in scenario.paths)
 
 
-def _on_plan(runner: WorkerRunner, env: Environment, plan: dict[str, Any]) -> None:
+def _on_plan(runner: WorkerRunner, plan: dict[str, Any]) -> None:
     try:
-        tally = Schedule(env, plan).run()
+        tally = Schedule(plan).run()
         runner.send_message("labctl-tally", tally.to_wire())
     except Exception as exc:  # the master must hear of it, or it waits for a tally forever
         logging.exception("load worker failed")
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     env = Environment(user_classes=[Idle], events=None)
     runner = env.create_worker_runner(args.master_host, args.master_port)
     runner.register_message(
-        "labctl-plan", lambda environment, msg: _on_plan(runner, env, msg.data), concurrent=True
+        "labctl-plan", lambda environment, msg: _on_plan(runner, msg.data), concurrent=True
     )
     # Locust's own client_ready may reach the master before the handler above exists: the
     # master sends the plan only to workers that said this.

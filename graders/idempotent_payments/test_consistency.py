@@ -1,5 +1,6 @@
-"""Stage `consistency`: a steady stream of payments, 10% of them sent twice with the same key and
-5% of bank calls failing; afterwards the bank's ledger and the answers must agree."""
+"""Stage `consistency`: a steady stream of payments, 10% of them sent twice with the same key (half
+at the same moment from another client, half moments later) and 5% of bank calls failing;
+afterwards the bank's ledger and the answers must agree."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ pytestmark = stage("consistency")
 PAYMENTS = 1500  # ~1,650 requests with the duplicates, plus retries of failed bank calls
 RATE_PER_S = 200.0  # payments per second: 7.5 s of traffic
 CLIENTS = 12
-DUPLICATES = 0.10  # share of payments sent a second time, a few slots after the first
+DUPLICATES = 0.10  # share of payments sent a second time with the same key
+SAME_SLOT = 0.5  # share of those duplicates sent in the original's slot, from another client
 BANK_FAILURES = 0.05
 DEADLINE_S = 60.0  # 8x what the reference needs: attempts after it are not sent at all
 SHOWN = 5
@@ -59,7 +61,10 @@ def _plan(rng: random.Random, orders: dict[str, dict[str, Any]]) -> list[Planned
     plan = [Planned(i / RATE_PER_S, key, order) for i, (key, order) in enumerate(orders.items())]
     for i, (key, order) in enumerate(orders.items()):
         if rng.random() < DUPLICATES:
-            plan.append(Planned((i + rng.randint(1, 8)) / RATE_PER_S, key, order))
+            # Half arrive while the original is still being served (a race the service must
+            # win every time), half a few slots later (a retry that must replay).
+            later = 0 if rng.random() < SAME_SLOT else rng.randint(1, 8)
+            plan.append(Planned((i + later) / RATE_PER_S, key, order))
     return sorted(plan, key=lambda p: p.at_s)
 
 

@@ -61,6 +61,13 @@ def echo(pack: Path) -> Iterator[Upstream]:
 _CLIENT = httpx.Client(trust_env=False, verify=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _close_client() -> Iterator[None]:
+    """Its keep-alive connections to this module's stubs close with the module, not at exit."""
+    yield
+    _CLIENT.close()
+
+
 def post(stub: Upstream, body: str = "{}", timeout: float = 5.0) -> httpx.Response:
     return _CLIENT.post(f"{stub.url}/things", content=body, timeout=timeout)
 

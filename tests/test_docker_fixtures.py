@@ -72,6 +72,25 @@ def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path:
     assert leftovers() == {"containers": [], "networks": [], "images": []}
 
 
+@pytest.mark.slow
+def test_the_payments_reference_passes_in_docker_with_its_bank_stub(tmp_path: Path) -> None:
+    """A stub on the host, reached from the container through the run network's gateway, and
+    charges that survive a killed and restarted container: the whole payments lab passes."""
+    solution = FIXTURES / "idempotent-payments" / "reference"
+    args = ["--backend", "docker", "--path", str(solution), "--seed", SEED]
+    run = labctl(
+        ["check", "idempotent-payments", *args],
+        tmp_path=tmp_path,
+        timeout=600,
+        env=labctl_env(**STANDIN_ENV),
+    )
+    assert run.report is not None, run.stderr[-3000:] + run.stdout[-3000:]
+    expected = json.loads((solution / "expected.json").read_text())
+    assert outcome(run.report) == expected, run.stdout[-6000:]
+    assert run.report["meta"]["environment"]["backend"] == "docker", run.report["meta"]
+    assert leftovers() == {"containers": [], "networks": [], "images": []}
+
+
 # Where Docker rightly differs from a local process, check by check. In a container the service
 # is PID 1, and the kernel never applies SIGTERM's default action to PID 1: a service with no
 # handler is not killed by it, so its requests finish; it is SIGKILLed after 10 s instead, and

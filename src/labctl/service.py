@@ -17,10 +17,11 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -173,27 +174,7 @@ class Service:
         """Poll the health path until it answers 200; else the last status seen, None if none."""
         if self._proc is None:
             raise RuntimeError("start() the service first")
-        deadline = time.monotonic() + timeout_s
-        last: int | None = None
-        missing_since: float | None = None
-        with _client() as client:
-            while True:
-                self._raise_if_exited(f"while labctl waited for GET {self._health_path}")
-                outcome = _probe(client, self.url + self._health_path, deadline)
-                if outcome == 200:
-                    return 200
-                now = time.monotonic()
-                if isinstance(outcome, int):
-                    last = outcome
-                # A route that is missing now will not appear later: no point waiting it out.
-                if isinstance(outcome, int) and outcome in _MISSING_ROUTE:
-                    missing_since = now if missing_since is None else missing_since
-                else:
-                    missing_since = None
-                route_missing = missing_since is not None and now - missing_since >= _GIVE_UP_S
-                if route_missing or now >= deadline:
-                    return last
-                time.sleep(_POLL_S)
+        return poll_health(self.url + self._health_path, timeout_s, self._raise_if_exited)
 
     def terminate(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM the group; the leader's exit code, or None if it was killed after timeout_s."""
@@ -281,6 +262,33 @@ def _client() -> httpx.Client:
     # trust_env=False: an HTTP(S)_PROXY in the environment must not route 127.0.0.1 elsewhere.
     # verify=False: plain HTTP only, and loading the CA bundle would cost ~50 ms per client.
     return httpx.Client(trust_env=False, verify=False)
+
+
+def poll_health(url: str, timeout_s: float, raise_if_exited: Callable[[str], None]) -> int | None:
+    """GET ``url`` until it answers 200, for up to ``timeout_s``; else the last status seen (None
+    if none). A 404/405/501 lasting 2 s ends it early: a missing route will not appear later.
+    ``raise_if_exited(when)`` runs before each probe, so a service that died is told at once."""
+    deadline = time.monotonic() + timeout_s
+    when = f"while labctl waited for GET {urlsplit(url).path}"
+    last: int | None = None
+    missing_since: float | None = None
+    with _client() as client:
+        while True:
+            raise_if_exited(when)
+            outcome = _probe(client, url, deadline)
+            if outcome == 200:
+                return 200
+            now = time.monotonic()
+            if isinstance(outcome, int):
+                last = outcome
+            if isinstance(outcome, int) and outcome in _MISSING_ROUTE:
+                missing_since = now if missing_since is None else missing_since
+            else:
+                missing_since = None
+            route_missing = missing_since is not None and now - missing_since >= _GIVE_UP_S
+            if route_missing or now >= deadline:
+                return last
+            time.sleep(_POLL_S)
 
 
 def _probe(client: httpx.Client, url: str, deadline: float) -> int | _Miss:

@@ -22,7 +22,7 @@ from labctl import _docker
 from labctl._logfile import LogFile
 from labctl._net import free_port
 from labctl.errors import ServiceError
-from labctl.service import _client, _probe
+from labctl.service import _client, _probe, poll_health
 
 __all__ = ["DockerService", "Limits"]
 
@@ -142,18 +142,7 @@ class DockerService:
 
     def wait_healthy(self, timeout_s: float) -> int | None:
         """Poll the health path until it answers 200; else the last status seen, None if none."""
-        deadline = time.monotonic() + timeout_s
-        last: int | None = None
-        with _client() as client:
-            while True:
-                self._raise_if_exited(f"while labctl waited for GET {self._health_path}")
-                outcome = _probe(client, self.url + self._health_path, deadline)
-                if outcome == 200:
-                    return 200
-                last = outcome if isinstance(outcome, int) else last
-                if time.monotonic() >= deadline:
-                    return last
-                time.sleep(_POLL_S)
+        return poll_health(self.url + self._health_path, timeout_s, self._raise_if_exited)
 
     def terminate(self, timeout_s: float = 10.0) -> int | None:
         """docker stop (SIGTERM, SIGKILL after timeout_s); the exit code, None if it was killed."""

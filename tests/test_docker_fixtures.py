@@ -20,16 +20,22 @@ from tests.conftest import FIXTURES, ROOT, labctl, labctl_env
 from tests.docker_support import STANDIN_ENV, leftovers, require_docker
 from tests.test_fixtures import SEED, outcome, restricted, settled, targeted
 
-LAB = "url-shortener"
-SOLUTIONS = sorted(p for p in (FIXTURES / LAB).iterdir() if (p / "labctl.toml").is_file())
+LAB = "url-shortener"  # the lab of the Ctrl-C and crash tests
+LABS = ("url-shortener", "idempotent-payments")
+SOLUTIONS = sorted(
+    p for lab in LABS for p in (FIXTURES / lab).iterdir() if (p / "labctl.toml").is_file()
+)
 PARALLEL = 3  # containers wait on each other more than on the CPU; three at once halves the time
 # Three checks at once share two cores: a latency budget cannot be judged fairly there (the local
 # fixture tests judge it); every other stage, faults included, must match.
-STAGES = [
-    s["slug"]
-    for s in tomllib.loads((ROOT / "labs" / LAB / "lab.toml").read_text())["stages"]
-    if s["slug"] != "latency"
-]
+STAGES = {
+    lab: [
+        s["slug"]
+        for s in tomllib.loads((ROOT / "labs" / lab / "lab.toml").read_text())["stages"]
+        if s["slug"] != "latency"
+    ]
+    for lab in LABS
+}
 CRASHES = ROOT / "tests" / "services" / "docker-crash"
 
 
@@ -40,29 +46,40 @@ def _engine() -> None:
 
 def _check(solution: Path, tmp_path: Path) -> tuple[str, list[str], dict[str, Any] | None, str]:
     """Grade ``solution`` in Docker where the local fixture test grades it (minus latency)."""
-    scratch = tmp_path / solution.name
-    scratch.mkdir()
+    lab, name = solution.parent.name, f"{solution.parent.name}/{solution.name}"
+    scratch = tmp_path / lab / solution.name
+    scratch.mkdir(parents=True)
     expected = json.loads((solution / "expected.json").read_text())
-    slugs = [slug for slug in targeted(solution.name, expected) if slug in STAGES] or STAGES
+    every = STAGES[lab]
+    slugs = [slug for slug in targeted(solution.name, expected) if slug in every] or every
     stages = [arg for slug in slugs for arg in ("--stage", slug)]
     run = labctl(
-        ["check", LAB, "--backend", "docker", "--path", str(solution), "--seed", SEED, *stages],
+        ["check", lab, "--backend", "docker", "--path", str(solution), "--seed", SEED, *stages],
         tmp_path=scratch,
         timeout=600,
         env=labctl_env(**STANDIN_ENV),
     )
     got = outcome(run.report) if run.report is not None else None
-    return solution.name, slugs, got, run.stderr[-3000:] + run.stdout[-3000:]
+    return name, slugs, got, run.stderr[-3000:] + run.stdout[-3000:]
 
 
 @pytest.mark.slow
 def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path: Path) -> None:
+    """Both labs: url-shortener's faults on containers, and idempotent-payments' bank stub on
+    the host reached through the run network's gateway, its crashes and restarts of the
+    service's container (the variants are built from the shared variant.Dockerfile)."""
+    results = []
     with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(lambda s: _check(s, tmp_path), SOLUTIONS))
+        # One lab at a time: three payments checks beside a url-shortener fault stage starve
+        # its service enough to miss a latency budget that the machine's CPU pressure, averaged
+        # over the whole traffic run, did not flag as unfair (p99 254 ms against 250 seen once).
+        for lab in LABS:
+            chosen = [s for s in SOLUTIONS if s.parent.name == lab]
+            results += list(pool.map(lambda s: _check(s, tmp_path), chosen))
     wrong = {}
     for name, slugs, got, output in results:
         expected = _without_latency(
-            name, json.loads((FIXTURES / LAB / name / "expected.json").read_text())
+            name, json.loads((FIXTURES / name / "expected.json").read_text())
         )
         ran = set(got["stages"]) if got is not None else set()
         expected = restricted(expected, ran)
@@ -72,31 +89,12 @@ def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path:
     assert leftovers() == {"containers": [], "networks": [], "images": []}
 
 
-@pytest.mark.slow
-def test_the_payments_reference_passes_in_docker_with_its_bank_stub(tmp_path: Path) -> None:
-    """A stub on the host, reached from the container through the run network's gateway, and
-    charges that survive a killed and restarted container: the whole payments lab passes."""
-    solution = FIXTURES / "idempotent-payments" / "reference"
-    args = ["--backend", "docker", "--path", str(solution), "--seed", SEED]
-    run = labctl(
-        ["check", "idempotent-payments", *args],
-        tmp_path=tmp_path,
-        timeout=600,
-        env=labctl_env(**STANDIN_ENV),
-    )
-    assert run.report is not None, run.stderr[-3000:] + run.stdout[-3000:]
-    expected = json.loads((solution / "expected.json").read_text())
-    assert outcome(run.report) == expected, run.stdout[-6000:]
-    assert run.report["meta"]["environment"]["backend"] == "docker", run.report["meta"]
-    assert leftovers() == {"containers": [], "networks": [], "images": []}
-
-
 # Where Docker rightly differs from a local process, check by check. In a container the service
 # is PID 1, and the kernel never applies SIGTERM's default action to PID 1: a service with no
 # handler is not killed by it, so its requests finish; it is SIGKILLed after 10 s instead, and
 # the stage still fails on its exit code.
 DOCKER_DIFFERS = {
-    "sigterm-not-handled": {"graceful-shutdown/finishes-accepted-requests": "pass"},
+    "url-shortener/sigterm-not-handled": {"graceful-shutdown/finishes-accepted-requests": "pass"},
 }
 
 

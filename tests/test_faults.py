@@ -219,3 +219,28 @@ def test_a_latency_miss_on_a_saturated_machine_is_inconclusive_not_a_failure() -
         expect_served(
             _slow_window(0.1), when="during the fault", max_error_rate=0.01, p99_ms=250, hint=""
         )
+
+
+def test_cpu_pressure_is_read_for_the_window_judged_not_the_whole_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """10 s of traffic, a CPU-starved machine only from 4 s to 6 s: the fault window 4-6 s
+    reads as saturated (90%) though the whole run's average (18%) is far under the limit."""
+    from labctl import _pressure
+
+    clock = {"now": 100.0}
+
+    def waited() -> float:  # seconds some task waited for a CPU: 0.9 s a second from 4 s to 6 s
+        t = clock["now"] - 100.0
+        return 0.9 * min(max(t - 4.0, 0.0), 2.0)
+
+    monkeypatch.setattr(_pressure, "cpu_waiting_s", waited)
+    monkeypatch.setattr(_pressure.time, "monotonic", lambda: clock["now"])
+    monkeypatch.setattr(_pressure.PressureClock, "MARK_EVERY_S", 0.05)
+    pressure = _pressure.PressureClock()
+    for i in range(1, 101):  # a mark every 0.1 s, as the traffic's clients leave them
+        clock["now"] = 100.0 + i / 10
+        pressure.mark()
+    assert pressure.span(104.0, 106.0) == pytest.approx(0.9)
+    assert pressure.span(100.0, 110.0) == pytest.approx(0.18)
+    assert pressure.span(107.0, float("inf")) == pytest.approx(0.0)

@@ -56,7 +56,7 @@ class Window:
     p99_ms: float
     max_ms: float
     first_errors: tuple[str, ...] = ()
-    # Share of the traffic's time some task on the machine waited for a CPU (-1: unknown).
+    # Share of the window's time some task on the machine waited for a CPU (-1: unknown).
     cpu_pressure: float = -1.0
 
     @property
@@ -135,10 +135,10 @@ class PacedTraffic:
             thread.join(self.timeout_s + 5.0)
 
     def window(self, start_s: float, end_s: float) -> Window:
-        """What the requests due within [start_s, end_s) of the timeline saw."""
-        return dataclasses.replace(
-            window(self.samples, start_s, end_s), cpu_pressure=self._pressure.share()
-        )
+        """What the requests due within [start_s, end_s) of the timeline saw, and how much of
+        that span some task on the machine waited for a CPU."""
+        pressure = self._pressure.span(self.origin + start_s, self.origin + end_s)
+        return dataclasses.replace(window(self.samples, start_s, end_s), cpu_pressure=pressure)
 
     def wait(self, seconds: float) -> None:
         """Let the traffic run for ``seconds`` (returns early if stop() was called)."""
@@ -178,6 +178,7 @@ class PacedTraffic:
                 sample = Sample(due - self.origin, latency, error, sent - self.origin)
                 with self._lock:
                     self._samples.append(sample)
+                self._pressure.mark()
 
     def _attempt(self, http: Http, i: int) -> str:
         """Send request i; the first line of its error, "" if it succeeded."""

@@ -70,9 +70,8 @@ def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path:
     service's container (the variants are built from the shared variant.Dockerfile)."""
     results = []
     with ThreadPoolExecutor(PARALLEL) as pool:
-        # One lab at a time: three payments checks beside a url-shortener fault stage starve
-        # its service enough to miss a latency budget that the machine's CPU pressure, averaged
-        # over the whole traffic run, did not flag as unfair (p99 254 ms against 250 seen once).
+        # One lab at a time: payments checks beside a url-shortener fault stage starve its
+        # service, and a latency verdict on a starved machine is inconclusive, so unchecked.
         for lab in LABS:
             chosen = [s for s in SOLUTIONS if s.parent.name == lab]
             results += list(pool.map(lambda s: _check(s, tmp_path), chosen))

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,20 @@ import pytest
 from labctl.cohort import Aggregate, Row, load_results, p99_ms, submissions
 from labctl.errors import ConfigError
 from labctl.report.cohort import render_csv, render_html
-from tests.conftest import FIXTURES, labctl_env
-from tests.test_fixtures import SEED, outcome
+from tests.conftest import FIXTURES, ROOT, labctl_env
+from tests.test_fixtures import SEED, outcome, restricted
 from tests.test_hygiene import HANGS, _descendants_and_strays, _finish, _wait_for
 
 SOLUTIONS = ("reference", "healthz-missing", "memory-store")
+# Two checks at once on two cores (twice labctl's default of half the cores) cannot judge a
+# latency budget fairly: a second of one check's start-up once pushed the other's latency p99
+# to 136 ms (budget 100) while the run's CPU pressure averaged 25%. The fixture tests judge
+# latency; this test is about grading many submissions, so it leaves the two latency stages out.
+STAGES = [
+    s["slug"]
+    for s in tomllib.loads((ROOT / "labs" / "url-shortener" / "lab.toml").read_text())["stages"]
+    if s["slug"] not in ("latency", "cache-outage")
+]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -50,6 +60,7 @@ def test_grade_agrees_with_each_fixtures_expected_json(tmp_path: Path) -> None:
     out = tmp_path / "grades"
     args = ["grade", str(FIXTURES / "url-shortener" / "reference"), str(tmp_path / "no-config")]
     args += ["--csv", str(listing), "--out", str(out), "--jobs", "2", "--seed", SEED]
+    args += [arg for slug in STAGES for arg in ("--stage", slug)]
     proc = cli(*args, cwd=tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr  # no-config could not be graded
 
@@ -57,6 +68,7 @@ def test_grade_agrees_with_each_fixtures_expected_json(tmp_path: Path) -> None:
     assert set(rows) == {*SOLUTIONS, "no-config"}
     for name in SOLUTIONS:
         expected = json.loads((FIXTURES / "url-shortener" / name / "expected.json").read_text())
+        expected = restricted(expected, set(STAGES))
         result = json.loads((out / f"{name}.json").read_text())
         assert outcome(result) == expected, name
         assert int(rows[name]["exit_code"]) == expected["exit_code"]

@@ -22,7 +22,7 @@ from labctl.load._model import (
     Scenario,
     Second,
 )
-from labctl.load._tally import Tally
+from labctl.load._tally import Tally, histogram
 
 # Sends that left this late at the 99th percentile: the generator did not hold the schedule.
 # (A busy machine's scheduler alone delays a few percent of wake-ups by several ms: that is
@@ -79,7 +79,30 @@ def report(plan: Plan, tally: Tally) -> LoadReport:
         verdict=VERDICT_INCONCLUSIVE if reasons else VERDICT_OK,
         reasons=tuple(reasons),
         started_at=tally.first_slot if tally.sent else 0.0,
+        calm_latency_ms=calm_latency(tally),
+        saturated_seconds=len(_saturated(tally)),
     )
+
+
+def _saturated(tally: Tally) -> set[int]:
+    return {t for t in tally.seconds if tally.second_pressure.get(t, -1.0) > PRESSURE_LIMIT}
+
+
+def calm_latency(tally: Tally) -> Percentiles | None:
+    """Latency over the seconds clear of CPU saturation, if some were saturated (None when none
+    was, or no second was clear): a second of contention (another program starting, a build)
+    can carry a whole run's p99. The seconds either side of a saturated one are not clear:
+    contention that starts late in a second shows in its figures more than in its pressure,
+    and the requests it held up are answered in the next."""
+    busy = _saturated(tally)
+    near = {t + d for t in busy for d in (-1, 0, 1)}
+    calm = [sec.hist for t, sec in tally.seconds.items() if t not in near]
+    if not busy or not calm:
+        return None
+    merged = histogram()
+    for hist in calm:
+        merged.add(hist)
+    return percentiles(merged)
 
 
 def saturation(plan: Plan, tally: Tally) -> list[str]:
@@ -142,4 +165,5 @@ def _second(t: int, tally: Tally) -> Second:
         p50_ms=p.p50,
         p99_ms=p.p99,
         max_ms=p.max,
+        cpu_pressure=round(tally.second_pressure.get(t, -1.0), 3),
     )

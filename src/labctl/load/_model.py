@@ -86,6 +86,7 @@ class Second:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    cpu_pressure: float = -1.0  # share of this second some task waited for a CPU (-1: unknown)
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,11 @@ class LoadReport:
     verdict: str
     reasons: tuple[str, ...] = ()
     started_at: float = 0.0  # wall-clock time (epoch s) of the first measured slot
+    # Latency over the seconds clear of CPU saturation (a second's neighbours are not), when
+    # some were saturated; None when none was or no second was clear. A budget missed only
+    # because of those seconds is no verdict.
+    calm_latency_ms: Percentiles | None = None
+    saturated_seconds: int = 0
 
     @property
     def inconclusive(self) -> bool:
@@ -173,4 +179,6 @@ class LoadReport:
             verdict=data["verdict"],
             reasons=tuple(data.get("reasons", ())),
             started_at=data.get("started_at", 0.0),
+            calm_latency_ms=Percentiles(**calm) if (calm := data.get("calm_latency_ms")) else None,
+            saturated_seconds=data.get("saturated_seconds", 0),
         )

@@ -8,6 +8,7 @@ tallies together, the way HdrHistogram is meant to be combined (never averaging 
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ class Tally:
     workers: int = 1
     busiest: float = 0.0
     pressure: float = -1.0  # share of the window some task waited for a CPU (-1: unknown)
+    second_pressure: dict[int, float] = field(default_factory=dict)  # the same, second by second
     # Per-request values are counted here and go into the histograms in flush(), once.
     pending: tuple[_Counts, _Counts, _Counts] = field(
         default_factory=lambda: (_Counts(), _Counts(), _Counts())
@@ -125,6 +127,7 @@ class Tally:
             "cpu_s": self.cpu_s,
             "wall_s": self.wall_s,
             "pressure": self.pressure,
+            "second_pressure": {str(t): p for t, p in self.second_pressure.items()},
         }
 
 
@@ -149,9 +152,21 @@ def merge(wires: Iterable[Mapping[str, Any]]) -> Tally:
         total.cpu_s += wire["cpu_s"]
         total.wall_s = max(total.wall_s, wire["wall_s"])
         total.pressure = max(total.pressure, wire.get("pressure", -1.0))
+        for t, p in wire.get("second_pressure", {}).items():  # workers on several machines
+            total.second_pressure[int(t)] = max(total.second_pressure.get(int(t), -1.0), p)
         if wire["wall_s"] > 0:
             total.busiest = max(total.busiest, wire["cpu_s"] / wire["wall_s"])
     return total
+
+
+def second_pressure(marks: list[tuple[int, float, float | None]]) -> dict[int, float]:
+    """Each second's share of time some task waited for a CPU, from readings taken at the
+    first slot of each second (and one at the end)."""
+    shares = {}
+    for (t, at0, wait0), (_, at1, wait1) in itertools.pairwise(marks):
+        if wait0 is not None and wait1 is not None and at1 > at0:
+            shares[t] = min(1.0, (wait1 - wait0) / (at1 - at0))
+    return shares
 
 
 def _enc(hist: HdrHistogram) -> str:

@@ -45,6 +45,7 @@ def worst_seconds(report: LoadReport, n: int = 3) -> str:
         rows.append(
             f"  second {s.t:>3}: p50 {s.p50_ms:.2f} ms, p99 {s.p99_ms:.2f} ms, "
             f"max {s.max_ms:.2f} ms, {s.sent} sent, {s.errors} errors"
+            + (f", CPU pressure {s.cpu_pressure:.0%}" if s.cpu_pressure >= 0 else "")
         )
     return "\n".join(rows)
 

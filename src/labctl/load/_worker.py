@@ -37,7 +37,7 @@ from locust.runners import WorkerRunner  # noqa: E402
 from labctl import __version__  # noqa: E402
 from labctl._pressure import cpu_waiting_s  # noqa: E402
 from labctl.load._model import Scenario  # noqa: E402
-from labctl.load._tally import Tally  # noqa: E402
+from labctl.load._tally import Tally, second_pressure  # noqa: E402
 
 POOL = 512  # connections per worker: enough for a stalled service at the rates we send
 YIELD_EVERY = 16  # when behind schedule, let answers be read between bursts of sends
@@ -84,7 +84,8 @@ class Schedule:
 
     def run(self) -> Tally:
         cpu0, wall0, wait0 = cpu_s(), time.perf_counter(), cpu_waiting_s()
-        behind, measuring = 0, False
+        behind, measuring, second = 0, False, -1
+        marks: list[tuple[int, float, float | None]] = []  # (second, time, CPU wait so far)
         for k in range(self.index, self.slots, self.count):
             if k >= self.warm_slots and not measuring:  # the generator's CPU counts from here
                 cpu0, wall0, wait0 = cpu_s(), time.perf_counter(), cpu_waiting_s()
@@ -99,6 +100,9 @@ class Schedule:
                 behind += 1
                 if behind % YIELD_EVERY == 0:
                     gevent.sleep(0)
+            if measuring and int((k - self.warm_slots) / self.rate) > second:  # a new second
+                second = int((k - self.warm_slots) / self.rate)
+                marks.append((second, time.perf_counter(), cpu_waiting_s()))
             # A raw greenlet per slot: a Greenlet object and a pool's bookkeeping cost more
             # than the count kept here, and every send ends by its own timeout.
             self.in_flight += 1
@@ -112,6 +116,8 @@ class Schedule:
         wait1 = cpu_waiting_s()
         if wait0 is not None and wait1 is not None and self.tally.wall_s > 0:
             self.tally.pressure = (wait1 - wait0) / self.tally.wall_s
+        marks.append((second + 1, time.perf_counter(), wait1))
+        self.tally.second_pressure = second_pressure(marks)
         return self.tally
 
     def send(self, k: int) -> None:

@@ -52,6 +52,7 @@ class Plan:
 def report(plan: Plan, tally: Tally) -> LoadReport:
     tally.flush()
     reasons = saturation(plan, tally)
+    busy = {t for t in tally.seconds if tally.second_pressure.get(t, -1.0) > PRESSURE_LIMIT}
     answered = tally.sent - sum(tally.errors.values())
     span = max(tally.last_done - tally.first_slot, plan.duration_s) if tally.sent else 0.0
     return LoadReport(
@@ -79,22 +80,17 @@ def report(plan: Plan, tally: Tally) -> LoadReport:
         verdict=VERDICT_INCONCLUSIVE if reasons else VERDICT_OK,
         reasons=tuple(reasons),
         started_at=tally.first_slot if tally.sent else 0.0,
-        calm_latency_ms=calm_latency(tally),
-        saturated_seconds=len(_saturated(tally)),
+        calm_latency_ms=calm_latency(tally, busy),
+        saturated_seconds=len(busy),
     )
 
 
-def _saturated(tally: Tally) -> set[int]:
-    return {t for t in tally.seconds if tally.second_pressure.get(t, -1.0) > PRESSURE_LIMIT}
-
-
-def calm_latency(tally: Tally) -> Percentiles | None:
-    """Latency over the seconds clear of CPU saturation, if some were saturated (None when none
-    was, or no second was clear): a second of contention (another program starting, a build)
-    can carry a whole run's p99. The seconds either side of a saturated one are not clear:
-    contention that starts late in a second shows in its figures more than in its pressure,
-    and the requests it held up are answered in the next."""
-    busy = _saturated(tally)
+def calm_latency(tally: Tally, busy: set[int]) -> Percentiles | None:
+    """Latency over the seconds clear of CPU saturation, if some (``busy``) were saturated
+    (None when none was, or no second was clear): a second of contention (another program
+    starting, a build) can carry a whole run's p99. The seconds either side of a saturated one
+    are not clear: contention that starts late in a second shows in its figures more than in
+    its pressure, and the requests it held up are answered in the next."""
     near = {t + d for t in busy for d in (-1, 0, 1)}
     calm = [sec.hist for t, sec in tally.seconds.items() if t not in near]
     if not busy or not calm:

@@ -18,13 +18,17 @@ import pytest
 
 from tests.conftest import FIXTURES, ROOT, labctl, labctl_env
 from tests.docker_support import STANDIN_ENV, leftovers, require_docker
-from tests.test_fixtures import SEED, outcome, restricted, settled, targeted
+from tests.test_fixtures import (
+    LABS,
+    SEED,
+    SOLUTIONS,
+    outcome,
+    restricted,
+    settled,
+    targeted,
+)
 
 LAB = "url-shortener"  # the lab of the Ctrl-C and crash tests
-LABS = ("url-shortener", "idempotent-payments")
-SOLUTIONS = sorted(
-    p for lab in LABS for p in (FIXTURES / lab).iterdir() if (p / "labctl.toml").is_file()
-)
 PARALLEL = 3  # containers wait on each other more than on the CPU; three at once halves the time
 # Three checks at once share two cores: a latency budget cannot be judged fairly there (the local
 # fixture tests judge it); every other stage, faults included, must match.

@@ -26,14 +26,17 @@ def test_labctl_exports() -> None:
 
 def test_grading_exports() -> None:
     assert labctl.grading.__all__ == [
+        "Anomaly",
         "Budget",
         "Failure",
         "Fault",
         "Faults",
+        "History",
         "Http",
         "Lab",
         "Load",
         "LoadReport",
+        "Op",
         "Reply",
         "Scenario",
         "Service",
@@ -42,6 +45,7 @@ def test_grading_exports() -> None:
         "Window",
         "expect",
         "hidden",
+        "history",
         "points",
         "stage",
         "toxics",

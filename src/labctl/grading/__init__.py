@@ -17,7 +17,9 @@ misbehaviour for the current check), ``rng`` (a ``random.Random`` seeded per che
 ``LoadReport``), ``faults`` (a ``Faults``: dependency, proxy and service faults plus steady
 traffic, all undone when the check ends), ``proxies`` (name -> the dependency's fault ``Proxy``).
 ``toxics`` builds proxy faults: ``faults.toxic("redis", toxics.timeout())``. ``Window`` is what
-steady traffic saw in a span of the check (``traffic.window(start_s, end_s)``).
+steady traffic saw in a span of the check (``traffic.window(start_s, end_s)``). ``History``
+records operations (invoke, then ok / fail / info) for the checkers in ``history``;
+``expect.no_anomalies`` fails with the first anomaly they found.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from typing import TypeVar
 
 import pytest
 
+from labctl import history
 from labctl import proxy as toxics
 from labctl.errors import Failure
 from labctl.faults import Fault, Faults
 from labctl.grading import expect
 from labctl.grading.http import Http
 from labctl.grading.load import Load
+from labctl.history import Anomaly, History, Op
 from labctl.lab import Budget, Lab
 from labctl.load import LoadReport, Scenario
 from labctl.service import Service
@@ -60,14 +64,17 @@ def hidden(check: F) -> F:
 
 
 __all__ = [
+    "Anomaly",
     "Budget",
     "Failure",
     "Fault",
     "Faults",
+    "History",
     "Http",
     "Lab",
     "Load",
     "LoadReport",
+    "Op",
     "Reply",
     "Scenario",
     "Service",
@@ -76,6 +83,7 @@ __all__ = [
     "Window",
     "expect",
     "hidden",
+    "history",
     "points",
     "stage",
     "toxics",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -26,6 +26,7 @@ from labctl.grading._budgets import p99_at_most as p99_at_most
 from labctl.grading._budgets import schedule_held as schedule_held
 from labctl.grading._budgets import within_budget as within_budget
 from labctl.grading.http import body_text, exchange, headers_got
+from labctl.history import Anomaly
 
 REDIRECTS = (301, 302, 307, 308)
 
@@ -52,6 +53,21 @@ def fail(
 def inconclusive(summary: str, *, details: str = "") -> Inconclusive:
     """An ``Inconclusive`` ready to raise: no fair verdict (the machine, not the service)."""
     return Inconclusive(summary, details=details)
+
+
+def no_anomalies(anomalies: Sequence[Anomaly], *, what: str, hint: str = "") -> None:
+    """A history checker found nothing: else a failure naming the first anomaly, with the
+    operations that show it (and how many other anomalies there were)."""
+    if not anomalies:
+        return
+    first = anomalies[0]
+    more = len(anomalies) - 1
+    summary = f"{what}: {first.message}"
+    if more:
+        summary += f" ({more} more {'anomaly' if more == 1 else 'anomalies'} of this history)"
+    raise fail(
+        summary, expected=f"no {first.rule} anomaly", got="\n".join(first.excerpt()), hint=hint
+    )
 
 
 def status(response: httpx.Response, expected: int | Collection[int], *, hint: str = "") -> None:

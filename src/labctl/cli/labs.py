@@ -1,0 +1,37 @@
+"""``labctl list`` and ``labctl show``: the labs, and one lab's spec."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from labctl.cli._exits import or_exit, out
+from labctl.lab import Lab, list_labs, load_lab
+
+
+def list_command() -> None:
+    """List the labs, with their stages, dependencies and the upstream stubs they run."""
+    table = Table("lab", "title", "stages", "dependencies", box=None, pad_edge=False)
+    for lab in or_exit(list_labs):
+        needs = [d.kind for d in lab.dependencies] + [f"{u.name} (stub)" for u in lab.upstreams]
+        table.add_row(lab.id, lab.title, " → ".join(s.slug for s in lab.stages), ", ".join(needs))
+    out.print(table)
+
+
+def show(lab: Annotated[str, typer.Argument(help="The lab's id, e.g. url-shortener.")]) -> None:
+    """Show a lab's spec: what to build and how it is graded."""
+    loaded = or_exit(load_lab, lab)
+    from rich.markdown import Markdown  # slow to import; only show needs it
+
+    out.print(Markdown(loaded.spec_path.read_text(encoding="utf-8")))
+    out.print()
+    out.print(_stage_table(loaded))
+
+
+def _stage_table(lab: Lab) -> Table:
+    table = Table("stage", "what is checked", "needs", "timeout", title="How it is graded")
+    for s in lab.stages:
+        table.add_row(s.slug, s.title, ", ".join(s.needs), f"{s.timeout_s:g} s")
+    return table

@@ -43,6 +43,16 @@ def test_show_renders_the_spec_and_the_stages() -> None:
     assert "How it is graded" in run.stdout
 
 
+def test_show_stage_prints_that_stage_of_the_spec_only() -> None:
+    run = cli("show", "url-shortener", "--stage", "redirect")
+    assert run.returncode == 0, run.stderr
+    assert "redirects to the exact URL" in run.stdout
+    assert "Non-ASCII URLs" in run.stdout  # its sub-sections belong to it
+    assert "Custom aliases" not in run.stdout
+    assert "POST /links creates" not in run.stdout
+    assert "labctl check --stage redirect" in run.stdout
+
+
 def test_doctor_reports_what_it_found() -> None:
     run = cli("doctor")
     assert run.returncode == 0, run.stdout
@@ -71,6 +81,7 @@ def test_doctor_reports_what_it_found() -> None:
             "drop the lab argument",
         ),
         (["show", "nope"], "no lab 'nope'", "labs here"),
+        (["show", "url-shortener", "--stage", "alias3"], "no stage 'alias3'", "health, shorten"),
     ],
 )
 def test_configuration_errors_exit_2_and_say_what_to_do(

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from labctl.cli._exits import or_exit, out
 from labctl.lab import Lab, list_labs, load_lab
+from labctl.spec import section_text
 
 
 def list_command() -> None:
@@ -20,11 +22,21 @@ def list_command() -> None:
     out.print(table)
 
 
-def show(lab: Annotated[str, typer.Argument(help="The lab's id, e.g. url-shortener.")]) -> None:
-    """Show a lab's spec: what to build and how it is graded."""
+def show(
+    lab: Annotated[str, typer.Argument(help="The lab's id, e.g. url-shortener.")],
+    stage: Annotated[
+        str | None, typer.Option("--stage", help="Show only this stage's part of the spec.")
+    ] = None,
+) -> None:
+    """Show a lab's spec (or one stage's part of it): what to build and how it is graded."""
     loaded = or_exit(load_lab, lab)
     from rich.markdown import Markdown  # slow to import; only show needs it
 
+    if stage is not None:
+        out.print(Markdown(or_exit(section_text, loaded, stage)))
+        out.print()
+        out.print(f"[dim]check it: labctl check --stage {escape(stage)}[/]")
+        return
     out.print(Markdown(loaded.spec_path.read_text(encoding="utf-8")))
     out.print()
     out.print(_stage_table(loaded))

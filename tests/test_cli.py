@@ -33,6 +33,7 @@ def test_list_names_labs_stages_and_dependencies() -> None:
     assert "health → shorten → redirect → alias → stats → persistence" in run.stdout
     assert "postgres, redis" in run.stdout
     assert "postgres, bank (stub)" in run.stdout  # idempotent-payments' upstream stub
+    assert "go, node, python" in run.stdout  # the languages of the starters `init` writes
 
 
 def test_show_renders_the_spec_and_the_stages() -> None:

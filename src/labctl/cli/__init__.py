@@ -11,7 +11,7 @@ from typing import NoReturn
 
 import typer
 
-from labctl.cli import check, doctor, grade, labs, load
+from labctl.cli import check, doctor, grade, init, labs, load
 from labctl.cli.report import report_app
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command()(init.init)
 app.command("list")(labs.list_command)
 app.command()(labs.show)
 app.command()(check.check)

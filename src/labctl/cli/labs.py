@@ -11,14 +11,16 @@ from rich.table import Table
 from labctl.cli._exits import or_exit, out
 from labctl.lab import Lab, list_labs, load_lab
 from labctl.spec import section_text
+from labctl.starters import languages
 
 
 def list_command() -> None:
-    """List the labs, with their stages, dependencies and the upstream stubs they run."""
-    table = Table("lab", "title", "stages", "dependencies", box=None, pad_edge=False)
+    """List the labs: their stages, dependencies, upstream stubs and starters' languages."""
+    table = Table("lab", "title", "stages", "dependencies", "starters", box=None, pad_edge=False)
     for lab in or_exit(list_labs):
         needs = [d.kind for d in lab.dependencies] + [f"{u.name} (stub)" for u in lab.upstreams]
-        table.add_row(lab.id, lab.title, " → ".join(s.slug for s in lab.stages), ", ".join(needs))
+        stages = " → ".join(s.slug for s in lab.stages)
+        table.add_row(lab.id, lab.title, stages, ", ".join(needs), ", ".join(languages(lab)))
     out.print(table)
 
 

@@ -95,10 +95,26 @@ def test_configuration_errors_exit_2_and_say_what_to_do(
 
 
 def test_missing_run_command_explains_labctl_toml(tmp_path: Path) -> None:
-    run = cli("check", "url-shortener", "--path", str(tmp_path))
+    (tmp_path / "labctl.toml").write_text('lab = "url-shortener"\n')
+    run = cli("check", "--path", str(tmp_path))
     assert run.returncode == 2
     assert "no start command" in run.stderr
     assert "[service]" in run.stderr
+
+
+def test_check_in_a_project_needs_no_arguments() -> None:
+    run = cli("check", "--until", "health", cwd=REFERENCE)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "url-shortener" in run.stdout
+    assert "1 of 1 stages passed" in run.stdout
+
+
+def test_check_outside_a_project_says_how_to_start_one(tmp_path: Path) -> None:
+    run = cli("check", cwd=tmp_path)
+    assert run.returncode == 2
+    assert f"no labctl.toml in {tmp_path.resolve()}" in run.stderr
+    assert "labctl init LAB" in run.stderr
+    assert "--path" in run.stderr
 
 
 def test_stage_selection_and_junit_report(tmp_path: Path) -> None:

@@ -74,6 +74,8 @@ def test_a_starter_passes_health_and_fails_the_next_stage(
     assert failed["expected"] != failed["got"]
     assert failed["curl"][0].startswith("curl ")
     assert f"FAIL: fix {first} first" in run.stdout
+    assert f"next: fix `{first}`" in run.stdout  # and where the spec says what it wants:
+    assert f"labctl show {lab.id} --stage {first}" in run.stdout
 
 
 def _distinct_dockerfiles() -> list[tuple[Lab, str]]:

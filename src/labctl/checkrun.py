@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import ConfigError
+from labctl.guide import next_step
 from labctl.lab import Lab, load_lab
 from labctl.packs import grader_pack
 from labctl.progress import Event
@@ -60,7 +61,9 @@ def check(request: CheckRequest, on_event: Callable[[Event], None]) -> Result:
                 backend=request.backend,
             )
             runs.append(_stamped(result, lab, request))
-    return apply_pass_mark(combined(runs), request.min_points)
+        result = apply_pass_mark(combined(runs), request.min_points)
+        step = next_step(lab, result)
+    return dataclasses.replace(result, meta={**result.meta, "next": step}) if step else result
 
 
 def _stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -136,6 +137,16 @@ class _Report:
             f"{result.duration_s:.1f} s",
         )
         self.line((_verdict(result), f"bold {_STYLE[result.verdict]}"))
+        self.next_step(result.meta.get("next"))
+
+    def next_step(self, step: Mapping[str, Any] | None) -> None:
+        """What to do now (``labctl.guide``): a sentence and the commands for it."""
+        if not step:
+            return
+        self.blank()
+        self.line(("next: ", "bold"), step["text"])
+        for command in step.get("commands", ()):
+            self.line("  ", (command, "bold"))
 
     # -- pieces --------------------------------------------------------------------------
 

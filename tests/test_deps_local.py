@@ -18,11 +18,11 @@ import psycopg
 import pytest
 import redis
 
-import labctl.deps
+import labctl.backends
 from labctl._net import poll, port_open
-from labctl.deps import DependencyHandle, available, create
-from labctl.deps._find import package_dir
-from labctl.deps.local import LocalServer, PostgresServer, RedisServer
+from labctl.backends import DependencyHandle, available, create
+from labctl.backends.local._find import package_dir
+from labctl.backends.local.deps import LocalServer, PostgresServer, RedisServer
 from labctl.errors import DependencyError
 
 
@@ -345,7 +345,7 @@ def test_servers_die_with_the_harness(workdir: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from labctl.deps import create
+        from labctl.backends import create
         pg = create("postgres", "postgres", Path(sys.argv[1]))
         pg.start()
         rd = create("redis", "redis", Path(sys.argv[1]))
@@ -405,4 +405,4 @@ def test_available_describes_both_kinds() -> None:
 
 
 def test_public_surface() -> None:
-    assert labctl.deps.__all__ == ["DependencyHandle", "Finding", "available", "create"]
+    assert labctl.backends.__all__ == ["DependencyHandle", "Finding", "available", "create"]

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from labctl import proxy as toxics
-from labctl.deps import DependencyHandle, create
-from labctl.deps.local import redis_pong
+from labctl.backends import DependencyHandle, create
+from labctl.backends.local.deps import redis_pong
 from labctl.errors import Failure, Inconclusive
 from labctl.faults import Faults
+from labctl.faults import proxy as toxics
+from labctl.faults.proxy import ProxyServer
+from labctl.faults.traffic import PacedTraffic, Sample, Window, per_second, window
 from labctl.grading import Http, expect
-from labctl.proxy import ProxyServer
 from labctl.report import render_terminal
 from labctl.results import CheckResult, Result, StageResult, Status
-from labctl.traffic import PacedTraffic, Sample, Window, per_second, window
 
 
 @pytest.fixture(scope="module")

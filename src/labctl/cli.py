@@ -16,14 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labctl import checkup, cohort
-from labctl._docker import resolve_backend
-from labctl.checkrun import CheckRequest
-from labctl.checkrun import check as run_request
+from labctl import doctor as checkup
+from labctl.backends.docker.engine import resolve_backend
 from labctl.errors import ConfigError, LabctlError, SubmissionError
-from labctl.lab import Lab, list_labs, load_lab
 from labctl.load import Scenario, as_json, summary
 from labctl.load import run as run_load
+from labctl.model.lab import Lab, list_labs, load_lab
+from labctl.model.submission import CONFIG_NAME, Submission, load_submission
 from labctl.report import write_atomic
 from labctl.report.cohort import write_csv
 from labctl.report.cohort import write_html as write_cohort_html
@@ -31,7 +30,9 @@ from labctl.report.live import Progress
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode
-from labctl.submission import CONFIG_NAME, Submission, load_submission
+from labctl.run import cohort
+from labctl.run.check import CheckRequest
+from labctl.run.check import check as run_request
 
 P = ParamSpec("P")
 T = TypeVar("T")

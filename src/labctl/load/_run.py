@@ -20,10 +20,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from labctl._lifeline import dies_with_parent
 from labctl._net import free_port
 from labctl.errors import LoadError
 from labctl.load._model import LoadReport, Scenario
+from labctl.processes import dies_with_parent
 
 READY_TIMEOUT_S = 60.0  # importing locust takes seconds on a busy machine, per process
 EXIT_GRACE_S = 5.0

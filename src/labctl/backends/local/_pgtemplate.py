@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from labctl.deps._find import Found, version
-from labctl.deps._process import User, give, reachable, run
+from labctl.backends.local._find import Found, version
+from labctl.backends.local._process import User, give, reachable, run
 from labctl.errors import DependencyError
 
 TEMPLATE_FORMAT = 1  # bump when the template's contents change, so stale caches are not reused

@@ -1,6 +1,6 @@
 """Runs one check in a grading child process and returns its Result.
 
-The child (``labctl.worker``) owns the environment; this side only starts it, waits, and
+The child (``labctl.run.child``) owns the environment; this side only starts it, waits, and
 reads the result back. The child runs in its own process group, so a terminal's Ctrl-C reaches only
 this side, which forwards it once, lets the child tear everything down, kills it only if it will
 not finish, and deletes the run directory either way.
@@ -21,14 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labctl import _docker
-from labctl._lifeline import dies_with_parent
 from labctl._storage import DATA_DIR_ENV, data_parent
+from labctl.backends.docker import engine as _docker
 from labctl.errors import SetupError
-from labctl.lab import Lab, Stage
-from labctl.progress import Event, EventReader
+from labctl.model.lab import Lab, Stage
+from labctl.model.submission import Submission
+from labctl.processes import dies_with_parent
 from labctl.results import Result
-from labctl.submission import Submission
+from labctl.run.progress import Event, EventReader
 
 CLEANUP_GRACE_S = 20.0
 EVENTS_FILE = "events.jsonl"
@@ -143,7 +143,7 @@ def _run_worker(
     command = [
         sys.executable,
         "-m",
-        "labctl.worker",
+        "labctl.run.child",
         str(run_dir / "spec.json"),
         str(run_dir / "result.json"),
     ]

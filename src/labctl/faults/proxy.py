@@ -1,6 +1,6 @@
 """TCP fault proxies between the learner's service and each dependency, in Toxiproxy's vocabulary.
 
-``ProxyServer`` runs the proxies in a child process of their own (``labctl._proxy_server``), so
+``ProxyServer`` runs the proxies in a child process of their own (``_proxy_server``), so
 forwarding never waits for the grading process's GIL; ``ProxyServer.proxy(name, host, port)``
 opens one listening port for one dependency and returns its ``Proxy``. The service is only ever
 given the proxy's address (``Proxy.url_for(dependency.url)``).
@@ -135,7 +135,7 @@ class ProxyServer:
         """Spawn the proxy process; the first command waits until it is ready (so its start-up
         overlaps whatever the caller does next, such as starting the dependencies)."""
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "labctl._proxy_server", str(self.seed)],
+            [sys.executable, "-m", "labctl.faults._proxy_server", str(self.seed)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -16,8 +16,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl._lifeline import dies_with_parent
 from labctl.errors import DependencyError
+from labctl.processes import dies_with_parent
 
 BUILD_TIMEOUT_S = 120.0
 

@@ -8,7 +8,7 @@ spawning, the parent-death signal and the root-to-postgres-user switch are in ``
 A server dies with the thread that started it (PR_SET_PDEATHSIG is per thread): call
 ``start()`` from a thread that lives as long as the server should, not from a short-lived worker.
 
-Internal: code against ``labctl.deps.DependencyHandle`` and ``labctl.deps.create()``.
+Internal: code against ``labctl.backends.DependencyHandle`` and ``labctl.backends.create()``.
 """
 
 from __future__ import annotations
@@ -31,16 +31,16 @@ import psutil
 
 from labctl._net import free_port, poll
 from labctl._storage import data_parent
-from labctl.deps import DependencyHandle, Finding
-from labctl.deps._find import (
+from labctl.backends import DependencyHandle, Finding
+from labctl.backends.local._find import (
     describe_postgres,
     describe_redis,
     find_postgres,
     find_redis,
     finding,
 )
-from labctl.deps._pgtemplate import copy_tree, reachable_install, template
-from labctl.deps._process import User, postgres_user, reachable, spawn
+from labctl.backends.local._pgtemplate import copy_tree, reachable_install, template
+from labctl.backends.local._process import User, postgres_user, reachable, spawn
 from labctl.errors import DependencyError
 
 HOST = "127.0.0.1"

@@ -32,9 +32,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from labctl._stubrules import Action, Rules
 from labctl.errors import DependencyError, LabError
-from labctl.lab import UpstreamSpec
+from labctl.model.lab import UpstreamSpec
+from labctl.upstreams._rules import Action, Rules
 
 __all__ = ["Handler", "Received", "Reply", "StubRequest", "Upstream", "load_handler"]
 
@@ -110,7 +110,7 @@ class Upstream:
 
     def start(self, bind: str = LOOPBACK, url_host: str | None = None) -> None:
         """Listen on ``bind`` (a free port); the service is told ``http://url_host:port``."""
-        from labctl._stubserver import StubServer
+        from labctl.upstreams._server import StubServer
 
         try:
             self._server = StubServer(bind, self)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from labctl.deps import Finding
+from labctl.backends import Finding
 from labctl.errors import DependencyError
 
 PG_HINT = (

@@ -2,8 +2,8 @@
 
 Owns the ``DependencyHandle`` protocol that graders, the environment and the fault proxies code
 against, the ``create()`` factory, and ``available()`` for ``labctl doctor``. The local backend
-(real binaries as child processes) lives in ``labctl.deps.local``; a Docker backend will implement
-the same protocol.
+(real binaries as child processes) lives in ``labctl.backends.local.deps``; the Docker backend
+implements the same protocol.
 """
 
 from __future__ import annotations
@@ -80,13 +80,13 @@ def create(kind: str, name: str, workdir: Path) -> DependencyHandle:
     ``workdir`` is a private temporary directory that the caller created and will delete.
     Raises ``DependencyError`` for an unknown kind or when no binary for it can be found.
     """
-    from labctl.deps import local  # deferred: importing the package must stay cheap
+    from labctl.backends.local import deps as local  # deferred: keep this import cheap
 
     return local.create(kind, name, workdir)
 
 
 def available() -> list[Finding]:
     """Which dependency kinds can run locally, with the binaries that would be used."""
-    from labctl.deps import local
+    from labctl.backends.local import deps as local
 
     return local.available()

@@ -1,10 +1,10 @@
 """Runs the learner's service as a container (the Docker backend), in an untrusted-code box.
 
-Same surface as ``labctl.service.Service`` (``url``, ``start()``, ``wait_healthy()``,
+Same surface as ``labctl.backends.local.service.Service`` (``url``, ``start()``, ``wait_healthy()``,
 ``terminate()``, ``kill()``, ``restart()``, ``close()``, log lines), so graders and the plugin
 never know which backend runs the service. The image is built from the learner's Dockerfile by
-``labctl.deps.docker.build_image``; the container gets the env contract (``PORT``, dependency URLs
-on network aliases) and the box: CPU and memory limits from lab.toml, a pids limit, every
+``labctl.backends.docker.deps.build_image``; the container gets the env contract (``PORT``,
+dependency URLs) and the box: CPU and memory limits from lab.toml, a pids limit, every
 capability dropped, no new privileges, a read-only root filesystem with a tmpfs ``/tmp``, and only
 the run's internal network. The host reaches it through a loopback-only ``HostPath``.
 """
@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labctl import _docker
-from labctl._logfile import LogFile
 from labctl._net import free_port
+from labctl.backends.docker import engine as _docker
+from labctl.backends.local.service import _client, _probe, poll_health
 from labctl.errors import ServiceError
-from labctl.service import _client, _probe, poll_health
+from labctl.services.logs import LogFile
 
 __all__ = ["DockerService", "Limits"]
 
@@ -74,7 +74,7 @@ class DockerService:
     def __init__(
         self,
         *,
-        run: Any,  # a labctl.deps.docker.DockerRun (that module imports testcontainers)
+        run: Any,  # a labctl.backends.docker.deps.DockerRun (that module imports testcontainers)
         image: str,
         env: Mapping[str, str],
         limits: Limits,
@@ -118,7 +118,7 @@ class DockerService:
             raise RuntimeError("the service is already running; terminate() it first")
         self._run_mark = self.log_mark()
         if self._container is None:
-            from labctl.deps.docker import service_container
+            from labctl.backends.docker.deps import service_container
 
             self._container = service_container(
                 self._run, self._image, self._env, **self.limits.container_kwargs()

@@ -1,9 +1,9 @@
-"""The fault proxy's process: asyncio TCP forwarding with Toxiproxy's toxics (see labctl.proxy).
+"""The fault proxy's process: asyncio TCP forwarding with Toxiproxy's toxics (see ``proxy``).
 
-Run as ``python -m labctl._proxy_server SEED``. It reads one JSON command per line on stdin and
-answers one JSON line on stdout (``{"ok": true, ...}`` or ``{"ok": false, "error": ...}``); when
-stdin closes (labctl exited or died) it exits. It runs outside the grading process so that the
-graders' threads never hold the GIL while a dependency's bytes wait to be forwarded.
+Run as ``python -m labctl.faults._proxy_server SEED``. It reads one JSON command per line on
+stdin and answers one JSON line on stdout (``{"ok": true, ...}`` or ``{"ok": false, "error":
+...}``); when stdin closes (labctl exited or died) it exits. It runs outside the grading
+process so that the graders' threads never hold the GIL while a dependency's bytes wait.
 
 Each accepted connection is a ``_Link``: a client side and an upstream side, with one pipe per
 direction (``upstream`` = client to dependency, ``downstream`` = dependency to client). With no
@@ -311,7 +311,7 @@ class _Listener:
 
 
 class _Control:
-    """The commands labctl.proxy sends, applied on the event loop."""
+    """The commands labctl.faults.proxy sends, applied on the event loop."""
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)

@@ -29,7 +29,7 @@ from testcontainers.core.docker_client import DockerClient
 from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
-from labctl import _docker
+from labctl.backends.docker import engine as _docker
 from labctl.errors import DependencyError, ServiceError
 
 # labctl removes what it made by label; the reaper's image may not be pullable here.
@@ -157,7 +157,7 @@ class DockerRun:
 
 
 class DockerDependency:
-    """A dependency container on the run's network (handle API as ``labctl.deps.local``)."""
+    """A dependency container on the run's network (the handle API of the local servers)."""
 
     def __init__(self, run: DockerRun, kind: str, name: str, image: str | None = None) -> None:
         if kind not in KINDS:

@@ -5,7 +5,7 @@ a ``Fault`` (a context manager; ``end()`` undoes it early):
 
 - dependencies, through their handle (local process now, container later; same methods):
   ``pause(dep)`` (SIGSTOP, undone by resume), ``stop(dep)`` (undone by start), ``restart(dep)``;
-- the dependency's fault proxy: ``toxic(dep, labctl.proxy.timeout())`` and the other toxics,
+- the dependency's fault proxy: ``toxic(dep, labctl.faults.proxy.timeout())`` and the other toxics,
   ``down(dep)`` (refuse and cut connections);
 - the learner's service: ``terminate()`` (SIGTERM, in the background: ``wait()`` gives the exit
   code), ``kill()`` (SIGKILL), ``restart_service()``; undone by starting the service again.
@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from labctl.deps import DependencyHandle
-from labctl.proxy import Proxy, Toxic
-from labctl.service import ServiceHandle
-from labctl.traffic import PacedTraffic, Send, per_second
+from labctl.backends import DependencyHandle
+from labctl.backends.local.service import ServiceHandle
+from labctl.faults.proxy import Proxy, Toxic
+from labctl.faults.traffic import PacedTraffic, Send, per_second
 
 __all__ = ["Fault", "Faults", "ServiceStop"]
 

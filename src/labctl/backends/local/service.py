@@ -25,10 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from labctl._lifeline import dies_with_parent
-from labctl._logfile import LogFile
-from labctl._procgroup import ProcessGroup, describe_exit
 from labctl.errors import ServiceError
+from labctl.processes import ProcessGroup, describe_exit, dies_with_parent
+from labctl.services.logs import LogFile
 
 __all__ = ["Service", "ServiceHandle", "run_build"]
 
@@ -77,7 +76,7 @@ def run_build(
 
 class ServiceHandle(Protocol):
     """What graders and the plugin use of the learner's service, whichever backend runs it:
-    ``Service`` (a process group) or ``labctl.service_docker.DockerService`` (a container)."""
+    ``Service`` (a process group) or ``DockerService`` (a container)."""
 
     url: str
     port: int

@@ -8,19 +8,19 @@ import sys
 from typing import TYPE_CHECKING
 
 from labctl import __version__
-from labctl._docker import engine_status
 from labctl._net import free_port
+from labctl.backends.docker.engine import engine_status
 from labctl.errors import SetupError
 
 if TYPE_CHECKING:
-    from labctl.deps import Finding
+    from labctl.backends import Finding
 
 Row = tuple[str, str, str]  # mark, what, detail
 
 
 def findings() -> list[Finding]:
     """Each dependency kind labctl knows, and whether this machine can run it."""
-    from labctl import deps  # only doctor needs the providers
+    from labctl import backends as deps  # only doctor needs the providers
 
     return deps.available()
 
@@ -40,7 +40,7 @@ def cleanup_docker() -> str:
     ok, why = engine_status()
     if not ok:
         raise SetupError(f"cannot clean up Docker: {why}", hint="start the Docker engine")
-    from labctl._docker import cleanup
+    from labctl.backends.docker.engine import cleanup
 
     done = cleanup()
     return (

@@ -11,17 +11,17 @@ import time
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from labctl.backends.docker.service import DockerService, Limits
 from labctl.errors import LabctlError, SubmissionError
-from labctl.proxy import ProxyServer
-from labctl.service_docker import DockerService, Limits
+from labctl.faults.proxy import ProxyServer
 
 if TYPE_CHECKING:
-    from labctl.deps.docker import DockerRun
+    from labctl.backends.docker.deps import DockerRun
     from labctl.environment import Environment
 
 
 def start_in_docker(env: Environment) -> None:
-    from labctl.deps.docker import DockerDependency, DockerRun
+    from labctl.backends.docker.deps import DockerDependency, DockerRun
 
     submission = env.submission
     if not submission.dockerfile:
@@ -89,7 +89,7 @@ class _Build(threading.Thread):
         self.seconds = 0.0
 
     def run(self) -> None:
-        from labctl.deps.docker import build_image
+        from labctl.backends.docker.deps import build_image
 
         submission = self._env.submission
         started = time.monotonic()

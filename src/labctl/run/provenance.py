@@ -17,7 +17,7 @@ from typing import Any
 import psutil
 
 from labctl import __version__
-from labctl.lab import Lab
+from labctl.model.lab import Lab
 
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache"})
 

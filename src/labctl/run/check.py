@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import ConfigError
-from labctl.lab import Lab, load_lab
-from labctl.packs import grader_pack
-from labctl.progress import Event
-from labctl.provenance import describe_run
+from labctl.model.lab import Lab, load_lab
+from labctl.model.packs import grader_pack
+from labctl.model.submission import Submission
 from labctl.results import Result, worst
-from labctl.runner import run_check
-from labctl.scoring import apply_pass_mark
-from labctl.submission import Submission
+from labctl.results.scoring import apply_pass_mark
+from labctl.run.parent import run_check
+from labctl.run.progress import Event
+from labctl.run.provenance import describe_run
 
 
 @dataclass(frozen=True)

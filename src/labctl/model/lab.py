@@ -131,9 +131,12 @@ class Lab:
         return tuple(s for s in self.stages if s.slug in chosen)
 
 
+_PACKAGE = Path(__file__).resolve().parents[1]  # src/labctl, or site-packages/labctl
+
+
 def repo_root() -> Path | None:
     """The source checkout this module runs from, when it runs from one."""
-    root = Path(__file__).resolve().parents[2]
+    root = _PACKAGE.parents[1]
     return root if (root / "labs").is_dir() and (root / "graders").is_dir() else None
 
 
@@ -143,7 +146,7 @@ def labs_dir() -> Path:
         return Path(env)
     if root := repo_root():
         return root / "labs"
-    return Path(__file__).resolve().parent / "_bundled" / "labs"
+    return _PACKAGE / "_bundled" / "labs"
 
 
 def graders_root(labs: Path) -> Path:

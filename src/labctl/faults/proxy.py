@@ -31,6 +31,7 @@ from typing import IO, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from labctl.errors import SetupError
+from labctl.processes import spawn, stop
 
 __all__ = [
     "Proxy",
@@ -134,10 +135,10 @@ class ProxyServer:
     def start(self) -> None:
         """Spawn the proxy process; the first command waits until it is ready (so its start-up
         overlaps whatever the caller does next, such as starting the dependencies)."""
-        self._proc = subprocess.Popen(
+        self._proc = spawn(
             [sys.executable, "-m", "labctl.faults._proxy_server", str(self.seed)],
             stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            out=subprocess.PIPE,
             text=True,
         )
 
@@ -189,11 +190,7 @@ class ProxyServer:
             return
         if proc.stdin is not None:
             proc.stdin.close()
-        try:
-            proc.wait(2.0)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc, grace_s=2.0, sig=None)
         if proc.stdout is not None:
             proc.stdout.close()
 

@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import ConfigError
+from labctl.processes import spawn, stop
 
 GRADE_TIMEOUT_S = 1800.0
+_INTERRUPT_GRACE_S = 30.0  # a check interrupted stops what it started, then exits
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -133,10 +135,11 @@ class _Grader:
         # -P: the working directory (maybe a submission) never lands on the CLI's sys.path.
         command = [sys.executable, "-P", "-m", "labctl", "check", "--path", str(item.path)]
         command += [*self.check_args, "--json", str(result_path)]
-        with log_path.open("w", encoding="utf-8") as log:
+        with log_path.open("wb") as log:
             # Wide: the log's error line stays whole for the aggregate's problem column.
             env = {**os.environ, "COLUMNS": "400"}
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+            # Its own process group, so our stop() alone interrupts it; it dies with us.
+            proc = spawn(command, out=log, env=env, session=False)
             code = self._wait(proc)
         if code is None:
             return Row(item.name, None, f"not graded within {GRADE_TIMEOUT_S:g} s")
@@ -150,8 +153,7 @@ class _Grader:
         try:
             return proc.wait(timeout=GRADE_TIMEOUT_S)
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGINT)
-            proc.wait()
+            stop(proc, grace_s=_INTERRUPT_GRACE_S, sig=signal.SIGINT, group=False)
             return None
         finally:
             with self.lock:

@@ -26,7 +26,7 @@ from labctl.backends.docker import engine as _docker
 from labctl.errors import SetupError
 from labctl.model.lab import Lab, Stage
 from labctl.model.submission import Submission
-from labctl.processes import dies_with_parent
+from labctl.processes import spawn, stop
 from labctl.results import Result
 from labctl.run.progress import Event, EventReader
 
@@ -149,18 +149,16 @@ def _run_worker(
     ]
     with log_path.open("ab") as log:
         # Its own process group: a terminal's Ctrl-C reaches only us, and we forward it once.
-        proc = subprocess.Popen(
+        proc = spawn(
             command,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            out=log,
             env=env,
             # Not the learner's directory: `python -m` puts the working directory on sys.path,
             # where a learner's own labctl/ or pytest.py would shadow ours.
             cwd=run_dir,
-            process_group=0,
+            session=False,
             # The worker gets SIGTERM (and cleans up) if this process dies without telling it.
-            preexec_fn=dies_with_parent(signal.SIGTERM),
+            death=signal.SIGTERM,
         )
         try:
             return _wait_passing_events(proc, EventReader(run_dir / EVENTS_FILE), on_event)
@@ -187,12 +185,8 @@ def _drain(proc: subprocess.Popen[bytes]) -> None:
     """Interrupt the worker and give it time to stop what it started; kill it if it hangs."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=CLEANUP_GRACE_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()  # its children die with it (parent-death signal)
-            proc.wait()
+        # Killed if it hangs: its children die with it (parent-death signal).
+        stop(proc, grace_s=CLEANUP_GRACE_S, sig=signal.SIGINT, group=False)
     finally:
         signal.signal(signal.SIGINT, previous)
 

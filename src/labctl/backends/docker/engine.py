@@ -27,7 +27,7 @@ from typing import Any
 from labctl._net import free_port
 from labctl.errors import ConfigError, SetupError, SubmissionError
 from labctl.model.submission import Submission
-from labctl.processes import arm
+from labctl.processes import spawn, stop
 
 __all__ = [
     "LABEL",
@@ -189,17 +189,16 @@ class HostPath:
         # docker-proxy reports on fd 3: "0\n" once it listens, "1\n<error>" if it cannot.
         status_r, status_w = os.pipe()
         try:
-            self._proc = subprocess.Popen(
+            self._proc = spawn(
                 [
                     self._proxy,
                     *("-proto", "tcp", "-host-ip", self.host, "-host-port", str(self.port)),
                     *("-container-ip", self.target[0], "-container-port", str(self.target[1])),
                 ],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                out=subprocess.DEVNULL,
+                death=signal.SIGKILL,
                 pass_fds=(3, status_w),  # fd 3 is set in the child, before fds are closed
-                preexec_fn=functools.partial(_proxy_child, status_w, os.getpid()),
+                setup=functools.partial(_status_on_fd3, status_w),
             )
             os.close(status_w)
             with os.fdopen(status_r, "rb") as status:
@@ -225,12 +224,7 @@ class HostPath:
     def close(self) -> None:
         if self._proc is None:
             return
-        self._proc.send_signal(signal.SIGTERM)
-        try:
-            self._proc.wait(2.0)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop(self._proc, grace_s=2.0)
         self._proc = None
 
 
@@ -242,12 +236,11 @@ def _beside_dockerd(name: str) -> str | None:
     return None
 
 
-def _proxy_child(status_fd: int, parent: int) -> None:
-    """In the proxy's process: its status pipe on fd 3, and death with the grading process."""
+def _status_on_fd3(status_fd: int) -> None:
+    """In the proxy's process, before exec: its status pipe on fd 3, where it reports."""
     os.dup2(status_fd, 3)
     if status_fd != 3:
         os.close(status_fd)  # else the pipe never reaches end-of-file
-    arm(signal.SIGKILL, parent)
 
 
 BACKENDS = ("local", "docker", "auto")

@@ -68,25 +68,6 @@ def give(path: Path, user: User | None) -> None:
         os.chown(path, user.uid, user.gid)
 
 
-def spawn(
-    argv: list[str], log: Path, cwd: Path, death: signal.Signals, user: User | None
-) -> subprocess.Popen[bytes]:
-    """Start a server in a new session (so its pid is its process group), logging to ``log``."""
-    with open(log, "ab") as out:  # the child keeps its own copy of the descriptor
-        return subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-            start_new_session=True,
-            preexec_fn=dies_with_parent(death),
-            user=user.uid if user else None,
-            group=user.gid if user else None,
-            extra_groups=[] if user else None,
-        )
-
-
 def run(argv: list[str], what: str, cwd: Path, user: User | None, stdin: str = "") -> None:
     """Run a short build step (initdb, single-user postgres); DependencyError with its output."""
     try:

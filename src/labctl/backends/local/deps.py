@@ -40,8 +40,9 @@ from labctl.backends.local._find import (
     finding,
 )
 from labctl.backends.local._pgtemplate import copy_tree, reachable_install, template
-from labctl.backends.local._process import User, postgres_user, reachable, spawn
+from labctl.backends.local._process import User, postgres_user, reachable
 from labctl.errors import DependencyError
+from labctl.processes import spawn
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 30.0
@@ -186,7 +187,11 @@ class LocalServer:
         for attempt in range(1, BIND_ATTEMPTS + 1):
             log_offset = self._log_size()
             self._proc = spawn(
-                self._argv(), self.log_path, self._cwd(), self.death_signal, self._user()
+                self._argv(),
+                out=self.log_path,
+                cwd=self._cwd(),
+                death=self.death_signal,
+                user=self._user(),
             )
             if self._await_ready(self._proc, log_offset):
                 self._port_fixed = True  # from now on the URL must not change

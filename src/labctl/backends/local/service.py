@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from labctl.errors import ServiceError
-from labctl.processes import ProcessGroup, describe_exit, dies_with_parent
+from labctl.processes import ProcessGroup, describe_exit, spawn
 from labctl.services.logs import LogFile
 
 __all__ = ["Service", "ServiceHandle", "run_build"]
@@ -375,23 +375,13 @@ def _spawn(
     command: str, *, cwd: Path, env: Mapping[str, str], log: Path
 ) -> subprocess.Popen[bytes]:
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
-        try:
-            return subprocess.Popen(
-                [_shell(), "-c", command],
-                cwd=cwd,
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=dies_with_parent(signal.SIGKILL),
-            )
-        except OSError as exc:
-            raise ServiceError(
-                f"could not run `{command}` in {cwd}: {exc.strerror or exc}",
-                hint="check that the directory exists and the command is right",
-            ) from exc
+    try:
+        return spawn([_shell(), "-c", command], out=log, cwd=cwd, env=env, death=signal.SIGKILL)
+    except OSError as exc:
+        raise ServiceError(
+            f"could not run `{command}` in {cwd}: {exc.strerror or exc}",
+            hint="check that the directory exists and the command is right",
+        ) from exc
 
 
 def _shell() -> str:

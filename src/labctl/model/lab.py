@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.backends.kinds import KINDS
 from labctl.errors import LabError
 
-DEPENDENCY_KINDS = ("postgres", "redis")
+DEPENDENCY_KINDS = tuple(KINDS)  # what labctl can run: backends.kinds
 PROTOCOLS = ("http",)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")

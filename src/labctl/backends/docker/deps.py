@@ -8,18 +8,15 @@ by the service under its network alias (``postgres:5432``) and by the host throu
 stand-ins alike. Handles offer the same API as the local backend: ``pause()`` is ``docker pause``.
 
 Images, per dependency kind: ``LABCTL_<KIND>_IMAGE`` (e.g. ``LABCTL_POSTGRES_IMAGE``), else the
-lab's ``image = ...`` for that dependency, else the official pinned default in ``DEFAULT_IMAGES``.
+lab's ``image = ...`` for that dependency, else the kind's official default (``backends.kinds``).
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from contextlib import closing, suppress
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self
 
@@ -30,76 +27,20 @@ from testcontainers.core.network import Network
 from testcontainers.core.waiting_utils import WaitStrategy, WaitStrategyTarget
 
 from labctl.backends.docker import engine as _docker
+from labctl.backends.kinds import KINDS, Kind
 from labctl.errors import DependencyError, ServiceError
 
 # labctl removes what it made by label; the reaper's image may not be pullable here.
 testcontainers_config.ryuk_disabled = True
 
-DEFAULT_IMAGES = {"postgres": "postgres:16-alpine", "redis": "redis:7-alpine"}
-PG_USER = PG_PASSWORD = PG_DB = "labctl"
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10
 _LOG_TAIL = 30
 
 
-def image_for(kind: str, configured: str | None = None) -> str:
+def image_for(kind: Kind, configured: str | None = None) -> str:
     """The image a dependency of ``kind`` runs: env var, then lab.toml, then the default."""
-    return os.environ.get(f"LABCTL_{kind.upper()}_IMAGE") or configured or DEFAULT_IMAGES[kind]
-
-
-@dataclass(frozen=True)
-class _Kind:
-    port: int
-    scheme: str
-    env: Mapping[str, str]
-    ready: Callable[[str, int], bool]
-    command: tuple[str, ...] = ()  # () keeps the image's own
-
-
-def _postgres_ready(host: str, port: int) -> bool:
-    """Ready when a startup packet gets an authentication request ('R'), not an error ('E')."""
-    params = f"user\0{PG_USER}\0database\0{PG_DB}\0\0".encode()
-    packet = struct.pack("!ii", 8 + len(params), 196608) + params
-    return _first_reply(host, port, packet).startswith(b"R")
-
-
-def _redis_ready(host: str, port: int) -> bool:
-    return _first_reply(host, port, b"PING\r\n").startswith(b"+PONG")
-
-
-def _first_reply(host: str, port: int, payload: bytes) -> bytes:
-    try:
-        with socket.create_connection((host, port), timeout=1.0) as sock:
-            sock.sendall(payload)
-            return sock.recv(64)
-    except OSError:
-        return b""
-
-
-KINDS = {
-    "postgres": _Kind(
-        5432,
-        "postgresql",
-        {
-            "POSTGRES_USER": PG_USER,
-            "POSTGRES_PASSWORD": PG_PASSWORD,
-            "POSTGRES_DB": PG_DB,
-            "POSTGRES_INITDB_ARGS": "--no-sync",  # a throwaway cluster: no fsync at initdb
-        },
-        _postgres_ready,
-        # A throwaway server, as in the local backend: durability buys nothing, skip the fsyncs.
-        (
-            "postgres",
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-        ),
-    ),
-    "redis": _Kind(6379, "redis", {}, _redis_ready),
-}
+    return os.environ.get(kind.image_env) or configured or kind.image
 
 
 class ProtocolWait(WaitStrategy):
@@ -113,7 +54,7 @@ class ProtocolWait(WaitStrategy):
     def wait_until_ready(self, container: WaitStrategyTarget) -> None:
         deadline = time.monotonic() + self._startup_timeout
         handle = self._handle
-        while not handle.spec.ready(handle.host, handle.port):
+        while not handle.facts.ready(handle.host, handle.port):
             wrapped = container.get_wrapped_container()
             wrapped.reload()
             if wrapped.status not in ("created", "running", "restarting"):
@@ -165,35 +106,24 @@ class DockerDependency:
                 f"no Docker support for {kind!r}", hint=f"kinds: {', '.join(KINDS)}"
             )
         self.run, self.kind, self.name = run, kind, name
-        self.spec = KINDS[kind]
-        self.image = image_for(kind, image)
+        self.facts = KINDS[kind]
+        self.image = image_for(self.facts, image)
         self.host, self.port = "", 0
         self._path: _docker.HostPath | None = None
         self._container = (
             DockerContainer(self.image, labels=_docker.labels(run.run_id, "dependency"))
-            .with_envs(**self.spec.env)
+            .with_envs(**self.facts.container_env)
             .with_network(run.network)
             .with_network_aliases(name)
             .with_name(f"labctl-{run.run_id}-{name}")
         )
         self._created = False
-        if self.spec.command:
-            self._container.with_command(list(self.spec.command))
+        self._container.with_command(self.facts.container_command())
         self.timings: dict[str, float] = {}
 
     @property
     def url(self) -> str:
-        return self._url(self.host, self.port)
-
-    @property
-    def service_url(self) -> str:
-        """The URL the learner's service uses: the network alias, on the run's network."""
-        return self._url(self.name, self.spec.port)
-
-    def _url(self, host: str, port: int) -> str:
-        if self.kind == "postgres":
-            return f"postgresql://{PG_USER}:{PG_PASSWORD}@{host}:{port}/{PG_DB}"
-        return f"redis://{host}:{port}/0"
+        return self.facts.url(self.host, self.port)
 
     @property
     def running(self) -> bool:
@@ -219,14 +149,14 @@ class DockerDependency:
         except Exception as exc:
             raise DependencyError(
                 f"the image {self.image} for {self.name} is not on this machine ({exc})",
-                hint=f"docker pull {self.image}, or set LABCTL_{self.kind.upper()}_IMAGE "
+                hint=f"docker pull {self.image}, or set {self.facts.image_env} "
                 "to an image that is (see README: Docker backend)",
             ) from exc
         # No wait strategy on the container itself: the host path needs the container's address
         # first, so the protocol wait runs once the container is up and the path is open.
         self._container.start()
         self._created = True
-        self._path = _docker.HostPath(self._ip(), self.spec.port)
+        self._path = _docker.HostPath(self._ip(), self.facts.port)
         self._path.open()
         self.host, self.port = self._path.host, self._path.port
         ProtocolWait(self).wait_until_ready(self._container)
@@ -296,8 +226,7 @@ class DockerDependency:
             return exc
         return DependencyError(
             f"{self.name} ({self.image}) did not become ready: {exc}",
-            hint="its container log is below; check the image and LABCTL_"
-            f"{self.kind.upper()}_IMAGE",
+            hint="its container log is below; check the image and LABCTL_",
             log=self.logs(_LOG_TAIL),
             log_source=self.name,
         )

@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -32,6 +31,7 @@ import psutil
 from labctl._net import free_port, poll
 from labctl._storage import data_parent
 from labctl.backends import DependencyHandle, Finding
+from labctl.backends.kinds import KINDS
 from labctl.backends.local._find import (
     describe_postgres,
     describe_redis,
@@ -50,12 +50,11 @@ STOP_TIMEOUT_S = 10.0
 CLOSE_TIMEOUT_S = 3.0
 BIND_ATTEMPTS = 3
 # A throwaway server: durability buys nothing, so skip every fsync.
+POSTGRES, REDIS = KINDS["postgres"], KINDS["redis"]
 PG_SETTINGS = {
+    **POSTGRES.settings,
     "listen_addresses": HOST,
     "unix_socket_directories": "",  # TCP only: no socket file for the postgres user to place
-    "fsync": "off",
-    "synchronous_commit": "off",
-    "full_page_writes": "off",
     "max_connections": "100",
 }
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -305,7 +304,7 @@ class PostgresServer(LocalServer):
 
     @property
     def url(self) -> str:
-        return f"postgresql://labctl:labctl@{self.host}:{self.port}/labctl"
+        return POSTGRES.url(self.host, self.port)
 
     @property
     def bin_dir(self) -> Path:
@@ -361,9 +360,7 @@ class PostgresServer(LocalServer):
 
     def _argv(self) -> list[str]:
         argv = [str(self._bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
-        for key, value in PG_SETTINGS.items():
-            argv += ["-c", f"{key}={value}"]
-        return argv
+        return argv + POSTGRES.args(PG_SETTINGS)
 
     def _ready(self, pid: int) -> bool:
         """What pg_ctl waits for: postmaster.pid names our process and says "ready"."""
@@ -396,7 +393,7 @@ class RedisServer(LocalServer):
 
     @property
     def url(self) -> str:
-        return f"redis://{self.host}:{self.port}/0"
+        return REDIS.url(self.host, self.port)
 
     def _prepare(self) -> None:
         self.dir.mkdir(exist_ok=True)
@@ -405,11 +402,12 @@ class RedisServer(LocalServer):
         return [
             str(self.found.path),
             *("--port", str(self.port), "--bind", self.host, "--protected-mode", "no"),
-            *("--save", "", "--appendonly", "no", "--dir", str(self.dir)),
+            *REDIS.args(REDIS.settings),
+            *("--dir", str(self.dir)),
         ]
 
     def _ready(self, pid: int) -> bool:
-        return redis_pong(self.host, self.port)
+        return REDIS.ready(self.host, self.port)
 
     def _cwd(self) -> Path:
         return self.dir
@@ -436,27 +434,17 @@ def send(procs: list[psutil.Process], sig: signal.Signals) -> None:
             proc.send_signal(sig)
 
 
-def redis_pong(host: str, port: int) -> bool:
-    """Whether a PING over a raw socket answers +PONG (no client library needed)."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
-
-
-KINDS: dict[str, type[PostgresServer] | type[RedisServer]] = {
+SERVERS: dict[str, type[PostgresServer] | type[RedisServer]] = {
     "postgres": PostgresServer,
     "redis": RedisServer,
 }
 
 
 def create(kind: str, name: str, workdir: Path) -> DependencyHandle:
-    server = KINDS.get(kind)
+    server = SERVERS.get(kind)
     if server is None:
         raise DependencyError(
-            f"unknown dependency kind {kind!r}", hint=f"use one of: {', '.join(sorted(KINDS))}"
+            f"unknown dependency kind {kind!r}", hint=f"use one of: {', '.join(sorted(SERVERS))}"
         )
     return server(name, workdir)
 

@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 from labctl.environment import Environment, Options
-from labctl.lab import load_lab
-from labctl.submission import load_submission
+from labctl.model.lab import load_lab
+from labctl.model.submission import load_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDINS = {

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from labctl._docker import engine_status, resolve_backend
+from labctl.backends.docker.engine import engine_status, resolve_backend
 from labctl.errors import ConfigError, LabctlError, SubmissionError
-from labctl.submission import load_submission
+from labctl.model.submission import load_submission
 from tests.conftest import FIXTURES
 
 REFERENCE = FIXTURES / "url-shortener" / "reference"

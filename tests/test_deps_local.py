@@ -18,11 +18,11 @@ import psycopg
 import pytest
 import redis
 
-import labctl.deps
+import labctl.backends
 from labctl._net import poll, port_open
-from labctl.deps import DependencyHandle, available, create
-from labctl.deps._find import package_dir
-from labctl.deps.local import LocalServer, PostgresServer, RedisServer
+from labctl.backends import DependencyHandle, available, create
+from labctl.backends.local._find import find_redis, package_dir
+from labctl.backends.local.deps import LocalServer, PostgresServer, RedisServer
 from labctl.errors import DependencyError
 
 
@@ -321,27 +321,6 @@ def test_a_server_that_dies_at_start_reports_its_log(
     assert not (workdir / "redis").exists()  # __enter__ closed what it had made
 
 
-@pytest.mark.parametrize("how", ["PATH", "LABCTL_REDIS_SERVER"])
-def test_redis_starts_under_its_own_name_when_it_is_a_link(
-    workdir: Path, monkeypatch: pytest.MonkeyPatch, how: str
-) -> None:
-    """Debian's redis-server is a link to redis-check-rdb, and Redis picks its mode from the
-    name it was started as: the link's name must be kept."""
-    real = Path(shutil.which("redis-server", path="/usr/bin:/bin") or "").resolve()
-    if not real.is_file():
-        pytest.skip("no system redis-server")
-    bin_dir = workdir / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "redis-check-rdb").symlink_to(real)
-    (bin_dir / "redis-server").symlink_to("redis-check-rdb")
-    if how == "PATH":
-        monkeypatch.setenv("PATH", str(bin_dir))
-    else:
-        monkeypatch.setenv("LABCTL_REDIS_SERVER", str(bin_dir / "redis-server"))
-    with create("redis", "redis", workdir) as handle:
-        assert redis.Redis.from_url(handle.url).ping()
-
-
 # --- both ------------------------------------------------------------------------------------
 
 
@@ -366,7 +345,7 @@ def test_servers_die_with_the_harness(workdir: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from labctl.deps import create
+        from labctl.backends import create
         pg = create("postgres", "postgres", Path(sys.argv[1]))
         pg.start()
         rd = create("redis", "redis", Path(sys.argv[1]))
@@ -426,4 +405,25 @@ def test_available_describes_both_kinds() -> None:
 
 
 def test_public_surface() -> None:
-    assert labctl.deps.__all__ == ["DependencyHandle", "Finding", "available", "create"]
+    assert labctl.backends.__all__ == ["DependencyHandle", "Finding", "available", "create"]
+
+
+def test_a_redis_server_symlink_is_run_by_its_own_name(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's redis-server is a symlink to redis-check-rdb, which serves only when called
+    redis-server: the server found on PATH must be run by the name it was found under."""
+    real = workdir / "redis-check-rdb"
+    real.write_text('#!/bin/sh\n[ "$(basename "$0")" = redis-server ] || exit 7\nexec sleep 30\n')
+    real.chmod(0o755)
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "redis-server").symlink_to(real)
+    monkeypatch.delenv("LABCTL_REDIS_SERVER", raising=False)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    found = find_redis()
+    assert found.path == bin_dir / "redis-server"
+    monkeypatch.setenv("LABCTL_REDIS_SERVER", str(bin_dir / "redis-server"))
+    assert find_redis().path == bin_dir / "redis-server"
+    with pytest.raises(subprocess.TimeoutExpired):  # it serves (sleeps) rather than exit 7
+        subprocess.run([str(found.path)], timeout=0.5, check=False)

@@ -15,8 +15,8 @@ import pytest
 
 from labctl.environment import Environment, Options
 from labctl.errors import DependencyError
-from labctl.lab import load_lab
-from labctl.submission import load_submission
+from labctl.model.lab import load_lab
+from labctl.model.submission import load_submission
 from tests.conftest import ROOT
 from tests.docker_support import PYTHON_ONLY, STANDIN_ENV, leftovers, require_docker
 

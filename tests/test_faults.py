@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from labctl import proxy as toxics
-from labctl.deps import DependencyHandle, create
-from labctl.deps.local import redis_pong
+from labctl.backends import DependencyHandle, create
+from labctl.backends.kinds import KINDS
 from labctl.errors import Failure, Inconclusive
 from labctl.faults import Faults
+from labctl.faults import proxy as toxics
+from labctl.faults.proxy import ProxyServer
+from labctl.faults.traffic import PacedTraffic, Sample, Window, per_second, window
 from labctl.grading import Http, expect
-from labctl.proxy import ProxyServer
 from labctl.report import render_terminal
 from labctl.results import CheckResult, Result, StageResult, Status
-from labctl.traffic import PacedTraffic, Sample, Window, per_second, window
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +43,14 @@ def faults(redis_dep: DependencyHandle) -> Iterator[Faults]:
 
 
 def pong_through(faults: Faults) -> bool:
-    return redis_pong("127.0.0.1", faults.proxies["redis"].port)
+    return KINDS["redis"].ready("127.0.0.1", faults.proxies["redis"].port)
 
 
 def test_each_fault_is_undone_and_timed(faults: Faults, redis_dep: DependencyHandle) -> None:
     paused = faults.pause("redis")
-    assert not redis_pong(redis_dep.host, redis_dep.port)
+    assert not KINDS["redis"].ready(redis_dep.host, redis_dep.port)
     paused.end()
-    assert redis_pong(redis_dep.host, redis_dep.port)
+    assert KINDS["redis"].ready(redis_dep.host, redis_dep.port)
     faults.toxic("redis", toxics.timeout())
     faults.down("redis")
     stopped = faults.stop("redis")
@@ -85,7 +85,7 @@ def test_undo_keeps_going_after_a_failure_and_raises_it(faults: Faults) -> None:
 def test_restart_is_a_fault_that_ends_at_once(faults: Faults, redis_dep: DependencyHandle) -> None:
     fault = faults.restart("redis")
     assert not fault.active
-    assert redis_pong(redis_dep.host, redis_dep.port)
+    assert KINDS["redis"].ready(redis_dep.host, redis_dep.port)
 
 
 def test_unknown_names_are_refused(faults: Faults) -> None:

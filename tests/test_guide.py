@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from labctl.guide import next_step
-from labctl.lab import Stage, load_lab
+from labctl.model.lab import Stage, load_lab
 from labctl.results import Result, StageResult, Status
+from labctl.run.guide import next_step
 
 SHORTENER = load_lab("url-shortener")
 PAYMENTS = load_lab("idempotent-payments")

@@ -1,4 +1,4 @@
-"""labctl.service against real processes: tiny HTTP services written inline, no mocks."""
+"""The local service runner against real processes: tiny HTTP services written inline, no mocks."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ import psutil
 import pytest
 
 from labctl._net import free_port
+from labctl.backends.local.service import Service, run_build
 from labctl.errors import ServiceError
-from labctl.service import Service, run_build
 
 PYTHON = shlex.quote(sys.executable)
 

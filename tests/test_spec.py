@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import LabError
-from labctl.lab import Lab, list_labs, load_lab
-from labctl.spec import section_text, stage_sections
+from labctl.model.lab import Lab, list_labs, load_lab
+from labctl.model.spec import section_text, stage_sections
 from tests.conftest import ROOT
 
 

@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import ConfigError, LabError
-from labctl.lab import Lab, list_labs, load_lab
+from labctl.model import starters
+from labctl.model.lab import Lab, list_labs, load_lab
+from labctl.model.starters import first_stage, init, languages, render
+from labctl.model.submission import load_submission
 from labctl.results import Status
-from labctl.starters import first_stage, init, languages, render
-from labctl.submission import load_submission
 from tests.conftest import ROOT, labctl, labctl_env
 from tests.docker_support import STANDIN_ENV, require_docker
 from tests.test_cli import cli
@@ -195,18 +196,16 @@ def test_a_labs_protos_are_copied_and_named_for_code_generation(tmp_path: Path) 
 def test_a_write_that_fails_midway_leaves_nothing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import labctl.starters
-
-    real = labctl.starters._write_file
+    real = starters._write_file
     calls: list[Path] = []
 
-    def failing(dest: Path, f: labctl.starters.File) -> None:
+    def failing(dest: Path, f: starters.File) -> None:
         calls.append(dest)
         if len(calls) == 3:
             raise KeyboardInterrupt
         real(dest, f)
 
-    monkeypatch.setattr(labctl.starters, "_write_file", failing)
+    monkeypatch.setattr(starters, "_write_file", failing)
     with pytest.raises(KeyboardInterrupt):
         init(load_lab("url-shortener"), "python", tmp_path / "a" / "project")
     assert list(tmp_path.iterdir()) == []

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from labctl.errors import LabError
-from labctl.lab import UpstreamSpec, load_lab
+from labctl.model.lab import UpstreamSpec, load_lab
 from labctl.upstreams import Reply, StubRequest, Upstream, load_handler, start_all
 from tests.conftest import ROOT, labctl, labctl_env
 

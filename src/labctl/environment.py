@@ -20,13 +20,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from labctl import deps
+from labctl import backends as deps
 from labctl._net import free_port
-from labctl.deps import DependencyHandle
-from labctl.lab import Lab
-from labctl.proxy import Proxy, ProxyServer
-from labctl.service import Service, ServiceHandle, run_build
-from labctl.submission import Submission
+from labctl.backends import DependencyHandle
+from labctl.backends.local.service import Service, ServiceHandle, run_build
+from labctl.faults.proxy import Proxy, ProxyServer
+from labctl.model.lab import Lab
+from labctl.model.submission import Submission
 from labctl.upstreams import LOOPBACK, Upstream, start_all
 
 
@@ -68,7 +68,7 @@ class Environment:
         self.service: ServiceHandle | None = None
         self.upstreams: dict[str, Upstream] = {}
         self.timings = Timings()
-        self.docker_run: Any = None  # labctl.deps.docker.DockerRun with the Docker backend
+        self.docker_run: Any = None  # labctl.backends.docker.deps.DockerRun with the Docker backend
         self.proxy_server: ProxyServer | None = None
         self.proxies: dict[str, Proxy] = {}  # dependency name -> the fault proxy before it
 
@@ -91,7 +91,7 @@ class Environment:
 
     def start(self) -> None:
         if self.options.backend == "docker":
-            from labctl._docker_env import start_in_docker
+            from labctl.backends.docker import start_in_docker
 
             start_in_docker(self)
             return

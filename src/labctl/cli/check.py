@@ -8,15 +8,15 @@ from typing import Annotated
 
 import typer
 
-from labctl._docker import resolve_backend
-from labctl.checkrun import CheckRequest
-from labctl.checkrun import check as run_request
+from labctl.backends.docker.engine import resolve_backend
 from labctl.cli._exits import err, exit_for, interruptible, or_exit, out
 from labctl.errors import SubmissionError
+from labctl.model.submission import CONFIG_NAME, Submission, load_submission
 from labctl.report.live import Progress
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
-from labctl.submission import CONFIG_NAME, Submission, load_submission
+from labctl.run.check import CheckRequest
+from labctl.run.check import check as run_request
 
 
 def check(

@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from labctl import checkup
+from labctl import doctor as checkup
 from labctl.cli._exits import or_exit, out
 from labctl.results import ExitCode
 

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from labctl import cohort
 from labctl.cli._exits import err, interruptible, or_exit
 from labctl.cli.report import write_aggregate
 from labctl.results import ExitCode
+from labctl.run import cohort
 
 
 def grade(

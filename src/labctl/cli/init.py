@@ -8,10 +8,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from labctl import starters
 from labctl.cli._exits import exit_for, or_exit, out
 from labctl.errors import ConfigError
-from labctl.lab import Lab, load_lab
+from labctl.model import starters
+from labctl.model.lab import Lab, load_lab
 
 
 def init(

@@ -9,9 +9,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from labctl.cli._exits import or_exit, out
-from labctl.lab import Lab, list_labs, load_lab
-from labctl.spec import section_text
-from labctl.starters import languages
+from labctl.model.lab import Lab, list_labs, load_lab
+from labctl.model.spec import section_text
+from labctl.model.starters import languages
 
 
 def list_command() -> None:

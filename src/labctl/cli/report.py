@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from labctl import cohort
 from labctl.cli._exits import or_exit, out
 from labctl.report.cohort import write_csv
 from labctl.report.cohort import write_html as write_cohort_html
+from labctl.run import cohort
 
 report_app = typer.Typer(help="Work with result files.", no_args_is_help=True)
 

@@ -30,17 +30,17 @@ from typing import TypeVar
 import pytest
 
 from labctl import history
-from labctl import proxy as toxics
+from labctl.backends.local.service import Service
 from labctl.errors import Failure
 from labctl.faults import Fault, Faults
+from labctl.faults import proxy as toxics
+from labctl.faults.traffic import Window
 from labctl.grading import expect
 from labctl.grading.http import Http
 from labctl.grading.load import Load
 from labctl.history import Anomaly, History, Op
-from labctl.lab import Budget, Lab
 from labctl.load import LoadReport, Scenario
-from labctl.service import Service
-from labctl.traffic import Window
+from labctl.model.lab import Budget, Lab
 from labctl.upstreams import Reply, StubRequest, Upstream
 
 F = TypeVar("F", bound=Callable[..., object])

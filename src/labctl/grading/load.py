@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from labctl.lab import Budget
 from labctl.load import LoadReport, Scenario
 from labctl.load import run as run_load
+from labctl.model.lab import Budget
 
 
 class Load:

@@ -27,9 +27,9 @@ from labctl.errors import Failure, Inconclusive, ServiceError
 from labctl.faults import Faults
 from labctl.grading.http import Http
 from labctl.grading.load import Load
-from labctl.lab import Lab, Stage
-from labctl.progress import Event
+from labctl.model.lab import Lab, Stage
 from labctl.results import CheckResult, StageResult, Status, stage_status
+from labctl.run.progress import Event
 
 LOG_LINES_KEPT = 40
 MARKERS = (

@@ -58,9 +58,13 @@ class Environment:
         *,
         parent_dir: Path | None = None,
         on_phase: Callable[[str], None] = lambda text: None,
+        wait_for_go: Callable[[], Submission] | None = None,
     ) -> None:
+        """``wait_for_go``: called once everything but the service is up; returns the
+        submission to start (a watch loop's next run waits there for the learner's change)."""
         self.lab = lab
         self.on_phase = on_phase
+        self.wait_for_go = wait_for_go
         self.submission = submission
         self.options = options
         self.workdir = Path(tempfile.mkdtemp(prefix="labctl-env-", dir=parent_dir))
@@ -93,6 +97,7 @@ class Environment:
         if self.options.backend == "docker":
             from labctl.backends.docker import start_in_docker
 
+            self._go()  # the Docker backend starts everything at once
             start_in_docker(self)
             return
         started = time.monotonic()
@@ -108,7 +113,12 @@ class Environment:
         self._start_proxies()
         self.timings.dependencies_s = time.monotonic() - started
         self.start_upstreams(self.options.upstream_bind, self.options.upstream_host)
+        self._go()
         self._start_service()
+
+    def _go(self) -> None:
+        if self.wait_for_go is not None:
+            self.submission = self.wait_for_go()
 
     def start_upstreams(self, bind: str = LOOPBACK, url_host: str | None = None) -> None:
         """The lab's stubs, on ``bind``; the service is told ``url_host`` (default: ``bind``)."""

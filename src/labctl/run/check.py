@@ -60,13 +60,19 @@ def check(request: CheckRequest, on_event: Callable[[Event], None]) -> Result:
                 on_event=on_event,
                 backend=request.backend,
             )
-            runs.append(_stamped(result, lab, request))
-        result = apply_pass_mark(combined(runs), request.min_points)
-        step = next_step(lab, result)
+            runs.append(stamped(result, lab, request))
+        return finished(combined(runs), lab, request)
+
+
+def finished(result: Result, lab: Lab, request: CheckRequest) -> Result:
+    """``result`` judged by the pass mark, with the learner's next step (``meta["next"]``)."""
+    result = apply_pass_mark(result, request.min_points)
+    step = next_step(lab, result)
     return dataclasses.replace(result, meta={**result.meta, "next": step}) if step else result
 
 
-def _stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
+def stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
+    """``result`` with what reproduces it (``meta["run"]``: versions, seed, backend, limits)."""
     run = describe_run(
         lab, seed=request.seed, ready_timeout_s=request.ready_timeout_s, backend=request.backend
     )

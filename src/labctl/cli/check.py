@@ -10,13 +10,15 @@ import typer
 
 from labctl.backends.docker.engine import resolve_backend
 from labctl.cli._exits import err, exit_for, interruptible, or_exit, out
-from labctl.errors import SubmissionError
+from labctl.errors import ConfigError, SubmissionError
 from labctl.model.submission import CONFIG_NAME, Submission, load_submission
 from labctl.report.live import Progress
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
 from labctl.run.check import CheckRequest
 from labctl.run.check import check as run_request
+from labctl.watch import Screen, Watching
+from labctl.watch import watch as watch_loop
 
 
 def check(
@@ -98,8 +100,21 @@ def check(
             "auto: docker when an engine answers and labctl.toml names a Dockerfile.",
         ),
     ] = "local",
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            "-w",
+            help="Grade again on every change, the stage that failed last time first.",
+        ),
+    ] = False,
+    all_stages: Annotated[
+        bool,
+        typer.Option("--all", help="With --watch: go on after a failing stage."),
+    ] = False,
 ) -> None:
     """Start your service with real dependencies and grade it, stage by stage."""
+    _check_watch_flags(watch, all_stages=all_stages, repeat=repeat, github=github)
     submission = or_exit(load_submission, path, run=run)
     chosen_backend = or_exit(resolve_backend, backend, submission)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
@@ -116,18 +131,35 @@ def check(
         backend=chosen_backend,
         worker_log=Path(f"labctl-worker-{chosen_seed}.log").resolve() if verbose else None,
     )
+    outputs = Outputs(json_path, junit_path, classroom_path, github, reveal, verbose, html_path)
+    if watch:
+        watching = Watching(request, run_command=run, all_stages=all_stages, outputs=outputs)
+        with interruptible("everything labctl started has been stopped"):
+            code = or_exit(watch_loop, watching, Screen(out, request.lab))
+        raise typer.Exit(code)
     with interruptible("everything labctl started has been stopped"):
         progress = Progress(request.lab, status_glyphs(err))
         with err.status(progress.text()) as status:
             result = or_exit(
                 run_request, request, lambda event: status.update(progress.update(event))
             )
-    outputs = Outputs(json_path, junit_path, classroom_path, github, reveal, verbose, html_path)
     write_outputs(result, out, outputs)
     worker_log = request.worker_log
     if worker_log is not None:
         err.print(f"[dim]grader output: {worker_log}[/]")
     raise typer.Exit(result.exit_code)
+
+
+def _check_watch_flags(watch: bool, *, all_stages: bool, repeat: int, github: bool) -> None:
+    problem = ""
+    if all_stages and not watch:
+        problem = "--all goes with --watch (a check without --watch runs every stage anyway)"
+    elif watch and repeat > 1:
+        problem = "--watch grades once per change: it does not take --repeat"
+    elif watch and github:
+        problem = "--watch is for your terminal: GitHub Actions runs `labctl check --github`"
+    if problem:
+        raise exit_for(ConfigError(problem, hint="drop one of the two flags"))
 
 
 def _lab_id(lab: str | None, submission: Submission) -> str:

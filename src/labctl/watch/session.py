@@ -41,6 +41,9 @@ class Watching:
     run_command: str | None = None  # --run, kept across re-reads of labctl.toml
     all_stages: bool = False
     outputs: Outputs = field(default_factory=Outputs)
+    # Start the next run's process as soon as a run has its verdict (False: at the change,
+    # the baseline benchmarks/watch_latency.py compares with).
+    ahead: bool = True
 
 
 def failed_first(stages: Sequence[Stage], last: Result | None) -> tuple[str, ...]:
@@ -83,6 +86,11 @@ class Session:
     def _cycle(self, lab: Lab, stages: tuple[Stage, ...], changed: list[str]) -> list[str] | None:
         """One spare started, the change (or key) awaited, the run graded. Returns the next
         change to grade, or None when the learner quits."""
+        if not self.watching.ahead and self.runs > 0 and not changed:
+            waited = self._wait()
+            if waited is None:
+                return None
+            changed = waited
         spare = self._spec(lab, stages, warm=True)
         with GradingRun(spare, worker_log=self.request.worker_log) as run:
             if self.runs > 0 and not changed:

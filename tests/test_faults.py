@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from labctl.backends import DependencyHandle, create
+from labctl.backends import DependencyHandle
 from labctl.backends.kinds import KINDS
+from labctl.backends.local.deps import create
 from labctl.errors import Failure, Inconclusive
 from labctl.faults import Faults
 from labctl.faults import proxy as toxics

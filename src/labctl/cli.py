@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from labctl import doctor as checkup
-from labctl.backends.docker.engine import resolve_backend
+from labctl.backends import choose as choose_backend
 from labctl.errors import ConfigError, LabctlError, SubmissionError
 from labctl.load import Scenario, as_json, summary
 from labctl.load import run as run_load
@@ -151,7 +151,7 @@ def check(
 ) -> None:
     """Start your service with real dependencies and grade it, stage by stage."""
     submission = _or_exit(load_submission, path, run=run)
-    chosen_backend = _or_exit(resolve_backend, backend, submission)
+    chosen_backend = _or_exit(choose_backend, backend, submission)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     request = CheckRequest(
         lab=_lab_id(lab, submission),

@@ -24,9 +24,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from labctl.backends import DependencyHandle
-from labctl.backends.local.service import ServiceHandle
 from labctl.faults.proxy import Proxy, Toxic
 from labctl.faults.traffic import PacedTraffic, Send, per_second
+from labctl.services import Service
 
 __all__ = ["Fault", "Faults", "ServiceStop"]
 
@@ -109,7 +109,7 @@ class Faults:
         *,
         deps: Mapping[str, DependencyHandle],
         proxies: Mapping[str, Proxy],
-        service: ServiceHandle | None,
+        service: Service | None,
         origin: float | None = None,
     ) -> None:
         self.deps = deps
@@ -183,7 +183,7 @@ class Faults:
         service = self._service()
         if not service.running:
             service.start()
-            service.wait_healthy(_SERVICE_HEALTHY_S)
+            service.wait_ready(_SERVICE_HEALTHY_S)
 
     # -- traffic and the end of the check -------------------------------------------------------
 
@@ -248,7 +248,7 @@ class Faults:
             raise ValueError(f"no fault proxy for {name!r}: there are {sorted(self.proxies)}")
         return self.proxies[name]
 
-    def _service(self) -> ServiceHandle:
+    def _service(self) -> Service:
         if self.service is None:
             raise ValueError("no service is running")
         return self.service

@@ -30,7 +30,6 @@ from typing import TypeVar
 import pytest
 
 from labctl import history
-from labctl.backends.local.service import Service
 from labctl.errors import Failure
 from labctl.faults import Fault, Faults
 from labctl.faults import proxy as toxics
@@ -41,6 +40,7 @@ from labctl.grading.load import Load
 from labctl.history import Anomaly, History, Op
 from labctl.load import LoadReport, Scenario
 from labctl.model.lab import Budget, Lab
+from labctl.services import Service
 from labctl.upstreams import Reply, StubRequest, Upstream
 
 F = TypeVar("F", bound=Callable[..., object])

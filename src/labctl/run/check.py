@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.backends import Backend
+from labctl.backends.local import LocalBackend
 from labctl.errors import ConfigError
 from labctl.model.lab import Lab, load_lab
 from labctl.model.packs import grader_pack
@@ -36,7 +38,7 @@ class CheckRequest:
     ready_timeout_s: float | None = None
     min_points: float | None = None
     repeat: int = 1
-    backend: str = "local"  # resolved: "local" or "docker"
+    backend: Backend = field(default_factory=LocalBackend)  # chosen by the CLI
     worker_log: Path | None = None
 
 

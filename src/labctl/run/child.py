@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from labctl._storage import DATA_DIR_ENV
+from labctl.backends import named
 from labctl.environment import Environment, Options
 from labctl.errors import LabctlError, LabError
 from labctl.model.lab import Lab, Stage, load_lab
@@ -53,17 +54,13 @@ def grade(spec: RunSpec, run_dir: Path) -> Result:
     lab = load_lab(Path(spec.lab_root), graders=Path(spec.graders))
     stages = tuple(s for s in lab.stages if s.slug in spec.stages)
     submission = Submission(**{**spec.submission, "path": Path(spec.submission["path"])})
-    options = Options(
-        seed=spec.seed,
-        ready_timeout_s=spec.ready_timeout_s,
-        backend=spec.backend,
-        run_id=spec.run_id,
-    )
+    options = Options(seed=spec.seed, run_id=spec.run_id, ready_timeout_s=spec.ready_timeout_s)
     events = EventWriter(run_dir / EVENTS_FILE)
     try:
         with Environment(
             lab,
             submission,
+            named(spec.backend),
             options,
             parent_dir=run_dir,
             on_phase=lambda text: events.emit(Event("phase", text)),

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from labctl._storage import DATA_DIR_ENV, data_parent
-from labctl.backends.docker import engine as _docker
+from labctl.backends import Backend
 from labctl.errors import SetupError
 from labctl.model.lab import Lab, Stage
 from labctl.model.submission import Submission
@@ -45,8 +46,8 @@ class RunSpec:
     stages: list[str]
     seed: int
     ready_timeout_s: float | None = None
-    backend: str = "local"
-    run_id: str | None = None
+    backend: str = "local"  # the chosen backend's name
+    run_id: str = ""
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -65,10 +66,10 @@ def run_check(
     ready_timeout_s: float | None = None,
     worker_log: Path | None = None,
     on_event: Callable[[Event], None] = lambda event: None,
-    backend: str = "local",
+    backend: Backend,
 ) -> Result:
     """Grade ``submission`` on ``stages`` of ``lab``. Raises KeyboardInterrupt when interrupted."""
-    run_id = _docker.new_run_id() if backend == "docker" else None
+    run_id = secrets.token_hex(6)  # what the run's containers (if any) are labelled with
     spec = RunSpec(
         lab_root=str(lab.root),
         graders=str(lab.graders_dir),
@@ -84,11 +85,11 @@ def run_check(
         stages=[s.slug for s in stages],
         seed=seed,
         ready_timeout_s=ready_timeout_s,
-        backend=backend,
+        backend=backend.name,
         run_id=run_id,
     )
     with (
-        _docker_leftovers_removed(run_id),
+        _leftovers_removed(backend, run_id),
         tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp,
         _data_root() as data,
     ):
@@ -107,14 +108,12 @@ def run_check(
 
 
 @contextmanager
-def _docker_leftovers_removed(run_id: str | None) -> Iterator[None]:
-    """A worker that was killed cannot remove its containers: whatever it left goes here."""
+def _leftovers_removed(backend: Backend, run_id: str) -> Iterator[None]:
+    """A worker that was killed cannot remove what it made (containers): it goes here."""
     try:
         yield
     finally:
-        if run_id is not None:
-            with suppress(Exception):  # the engine went away: doctor --cleanup can do it later
-                _docker.cleanup(run_id)
+        backend.leftovers(run_id)
 
 
 @contextmanager

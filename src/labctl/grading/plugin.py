@@ -167,13 +167,14 @@ class LabctlPlugin:
         return dict(self._env.proxies)
 
     @pytest.fixture
-    def faults(self, request: pytest.FixtureRequest) -> Iterator[Faults]:
+    def faults(self, request: pytest.FixtureRequest) -> Iterator[Faults[Http]]:
         """Faults for one check: all undone when it ends, whatever happened; its timeline kept."""
         check = self._checks.get(request.node.nodeid)
         faults = Faults(
             deps=self._env.deps,
             proxies=self._env.proxies,
             service=self._env.service,
+            connect=lambda url, timeout_s: Http(url, timeout_s=timeout_s),
             origin=check.started if check else None,
         )
         try:

@@ -30,6 +30,7 @@ from labctl.report.live import Progress
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode
+from labctl.results.cohort import Aggregate, Row
 from labctl.run import cohort
 from labctl.run.check import CheckRequest
 from labctl.run.check import check as run_request
@@ -328,7 +329,7 @@ def report_merge(
     _write_aggregate(_or_exit(cohort.load_results, results), csv_path, html_path)
 
 
-def _print_row(row: cohort.Row) -> None:
+def _print_row(row: Row) -> None:
     result = row.result or {}
     verdict = result.get("verdict", "not graded")
     points = result.get("points", {})
@@ -336,7 +337,7 @@ def _print_row(row: cohort.Row) -> None:
     err.print(f"{escape(row.name)}  {verdict}  {escape(str(detail))}", soft_wrap=True)
 
 
-def _write_aggregate(aggregate: cohort.Aggregate, csv_path: Path, html_path: Path) -> None:
+def _write_aggregate(aggregate: Aggregate, csv_path: Path, html_path: Path) -> None:
     write_csv(aggregate, csv_path)
     write_cohort_html(aggregate, html_path)
     out.print(f"{len(aggregate.rows)} submissions: {csv_path}, {html_path}")

@@ -31,8 +31,8 @@ from labctl.grading.http import Http
 from labctl.grading.load import Load
 from labctl.load import LoadReport
 from labctl.model.lab import Lab, Stage
+from labctl.progress import Event
 from labctl.results import CheckResult, StageResult, Status, stage_status
-from labctl.run.progress import Event
 from labctl.services import Service
 from labctl.services.replica import log_prefix
 from labctl.upstreams import Upstream

@@ -20,10 +20,10 @@ from labctl.errors import ConfigError
 from labctl.model.lab import Lab, load_lab
 from labctl.model.packs import grader_pack
 from labctl.model.submission import Submission
+from labctl.progress import Event
 from labctl.results import Result, worst
 from labctl.results.scoring import apply_pass_mark
 from labctl.run.parent import run_check
-from labctl.run.progress import Event
 from labctl.run.provenance import describe_run
 
 

@@ -25,9 +25,9 @@ from labctl.environment import Environment, Options
 from labctl.errors import LabctlError, LabError
 from labctl.model.lab import Lab, Stage, load_lab
 from labctl.model.submission import Submission
+from labctl.progress import Event, EventWriter
 from labctl.results import ExitCode, Result, StageResult, Status, verdict_of
 from labctl.run.parent import EVENTS_FILE, RunSpec
-from labctl.run.progress import Event, EventWriter
 
 INTERRUPTED = 130
 # Imported on a side thread while Postgres starts: together they are ~0.4 s of the wait.

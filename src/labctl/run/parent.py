@@ -28,8 +28,8 @@ from labctl.errors import SetupError
 from labctl.model.lab import Lab, Stage
 from labctl.model.submission import Submission
 from labctl.processes import spawn, stop
+from labctl.progress import Event, EventReader
 from labctl.results import Result
-from labctl.run.progress import Event, EventReader
 
 CLEANUP_GRACE_S = 20.0
 EVENTS_FILE = "events.jsonl"

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -27,6 +27,9 @@ from labctl.grading._budgets import schedule_held as schedule_held
 from labctl.grading._budgets import within_budget as within_budget
 from labctl.grading.http import body_text, exchange, headers_got
 from labctl.history import Anomaly
+
+if TYPE_CHECKING:  # grpcio loads only for gRPC labs
+    from labctl.grading.grpc import GrpcAnswer
 
 REDIRECTS = (301, 302, 307, 308)
 
@@ -68,6 +71,43 @@ def no_anomalies(anomalies: Sequence[Anomaly], *, what: str, hint: str = "") -> 
     raise fail(
         summary, expected=f"no {first.rule} anomaly", got="\n".join(first.excerpt()), hint=hint
     )
+
+
+def grpc_status(answer: GrpcAnswer, expected: str | Collection[str], *, hint: str = "") -> None:
+    """The call ended with gRPC status ``expected`` (a name such as ``"INVALID_ARGUMENT"``, or
+    several); the failure shows the call as a ``grpcurl`` line."""
+    allowed = (expected,) if isinstance(expected, str) else tuple(expected)
+    if answer.code.name in allowed:
+        return
+    got = answer.code.name + (f": {answer.details}" if answer.details else "")
+    if answer.ok:
+        got += f", reply: {answer.exchange.body}"
+    raise Failure(
+        f"{answer.method} answered {answer.code.name}",
+        expected=" or ".join(allowed),
+        got=got,
+        hint=hint or _grpc_hint(answer, allowed),
+        exchanges=(answer.exchange,),
+    )
+
+
+def grpc_ok(answer: GrpcAnswer, *, hint: str = "") -> Any:
+    """The call succeeded; returns its reply message."""
+    grpc_status(answer, "OK", hint=hint)
+    return answer.reply
+
+
+def _grpc_hint(answer: GrpcAnswer, allowed: tuple[str, ...]) -> str:
+    code = answer.code.name
+    if code == "UNIMPLEMENTED":
+        return "the method is not served: check the package, service and method names"
+    if code == "UNKNOWN":
+        return "your handler raised an exception: its log lines below show where"
+    if code == "DEADLINE_EXCEEDED":
+        return "no answer in time: something in the handler is waiting"
+    if code == "OK" and all(a != "OK" for a in allowed):
+        return "this request must be refused with the status named above"
+    return ""
 
 
 def status(response: httpx.Response, expected: int | Collection[int], *, hint: str = "") -> None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -36,6 +36,11 @@ from labctl.results import CheckResult, StageResult, Status, stage_status
 from labctl.services import Service
 from labctl.services.replica import log_prefix
 from labctl.upstreams import Upstream
+
+if TYPE_CHECKING:  # grpcio loads only for gRPC labs
+    import grpc as grpc_typing
+
+    from labctl.grading.grpc import Grpc, Protos
 
 LOG_LINES_KEPT = 40
 MARKERS = (
@@ -161,6 +166,39 @@ class LabctlPlugin:
         assert self._env.service is not None
         with Http(self._env.service.url, service=self._env.service) as client:
             yield client
+
+    @pytest.fixture(scope="session")
+    def protos(self) -> Protos:
+        """The lab's .proto files (lab.toml ``[service] protos``), compiled on first use."""
+        from labctl.grading.grpc import Protos  # grpcio loads only for gRPC labs
+
+        spec = self._lab.service
+        return Protos(self._lab.root, spec.protos, self._env.workdir / "protos")
+
+    @pytest.fixture
+    def grpc(self, protos: Protos) -> Iterator[Grpc]:
+        """gRPC calls to replica 0 by method name; ``grpc_replicas`` has one per replica."""
+        from labctl.grading.grpc import Grpc
+
+        assert self._env.service is not None
+        with Grpc(self._env.service.address, protos) as client:
+            yield client
+
+    @pytest.fixture
+    def grpc_replicas(self, protos: Protos) -> Iterator[list[Grpc]]:
+        from labctl.grading.grpc import Grpc
+
+        clients = [Grpc(replica.address, protos) for replica in self._env.replicas]
+        try:
+            yield clients
+        finally:
+            for client in clients:
+                client.close()
+
+    @pytest.fixture
+    def grpc_channel(self, grpc: Grpc) -> grpc_typing.Channel:
+        """A ``grpc.Channel`` to replica 0, for the stubs of ``protos.services(...)``."""
+        return grpc.channel
 
     @pytest.fixture(scope="session")
     def proxies(self) -> dict[str, Proxy]:

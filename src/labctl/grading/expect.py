@@ -40,16 +40,19 @@ def fail(
     expected: object = None,
     got: object = None,
     hint: str = "",
-    response: httpx.Response | None = None,
+    response: httpx.Response | GrpcAnswer | None = None,
 ) -> Failure:
-    """A ``Failure`` ready to raise; ``expected``/``got`` of None are left out."""
+    """A ``Failure`` ready to raise; ``expected``/``got`` of None are left out. ``response``
+    (an HTTP response, or a gRPC answer) is shown as the line that reproduces it."""
     fields: dict[str, Any] = {"hint": hint}
     if expected is not None:
         fields["expected"] = expected
     if got is not None:
         fields["got"] = got
-    if response is not None:
+    if isinstance(response, httpx.Response):
         fields["exchanges"] = (exchange(response),)
+    elif response is not None:
+        fields["exchanges"] = (response.exchange,)
     return Failure(summary, **fields)
 
 
@@ -188,7 +191,7 @@ def equal(
     expected: object,
     *,
     what: str,
-    response: httpx.Response | None = None,
+    response: httpx.Response | GrpcAnswer | None = None,
     hint: str = "",
 ) -> None:
     if got != expected:

@@ -92,8 +92,6 @@ def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path:
     assert leftovers() == {"containers": [], "networks": [], "images": []}
 
 
-
-
 def _without_latency(name: str, expected: dict[str, Any]) -> dict[str, Any]:
     """What a run without the latency stage should give: its exit code as if that stage passed."""
     stages = {k: v for k, v in expected["stages"].items() if k != "latency"}

@@ -20,9 +20,15 @@ import redis
 
 import labctl.backends
 from labctl._net import poll, port_open
-from labctl.backends import DependencyHandle, available, create
+from labctl.backends import DependencyHandle
 from labctl.backends.local._find import find_redis, package_dir
-from labctl.backends.local.deps import LocalServer, PostgresServer, RedisServer
+from labctl.backends.local.deps import (
+    LocalServer,
+    PostgresServer,
+    RedisServer,
+    available,
+    create,
+)
 from labctl.errors import DependencyError
 
 
@@ -345,7 +351,7 @@ def test_servers_die_with_the_harness(workdir: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from labctl.backends import create
+        from labctl.backends.local.deps import create
         pg = create("postgres", "postgres", Path(sys.argv[1]))
         pg.start()
         rd = create("redis", "redis", Path(sys.argv[1]))
@@ -405,7 +411,15 @@ def test_available_describes_both_kinds() -> None:
 
 
 def test_public_surface() -> None:
-    assert labctl.backends.__all__ == ["DependencyHandle", "Finding", "available", "create"]
+    assert labctl.backends.__all__ == [
+        "BACKEND_CHOICES",
+        "Backend",
+        "DependencyHandle",
+        "Finding",
+        "Site",
+        "choose",
+        "named",
+    ]
 
 
 def test_a_redis_server_symlink_is_run_by_its_own_name(

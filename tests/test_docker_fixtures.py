@@ -92,20 +92,10 @@ def test_every_solution_gets_the_same_verdicts_as_on_the_local_backend(tmp_path:
     assert leftovers() == {"containers": [], "networks": [], "images": []}
 
 
-# Where Docker rightly differs from a local process, check by check. In a container the service
-# is PID 1, and the kernel never applies SIGTERM's default action to PID 1: a service with no
-# handler is not killed by it, so its requests finish; it is SIGKILLed after 10 s instead, and
-# the stage still fails on its exit code.
-DOCKER_DIFFERS = {
-    "url-shortener/sigterm-not-handled": {"graceful-shutdown/finishes-accepted-requests": "pass"},
-}
-
-
 def _without_latency(name: str, expected: dict[str, Any]) -> dict[str, Any]:
     """What a run without the latency stage should give: its exit code as if that stage passed."""
     stages = {k: v for k, v in expected["stages"].items() if k != "latency"}
     checks = {k: v for k, v in expected["checks"].items() if not k.startswith("latency/")}
-    checks |= DOCKER_DIFFERS.get(name, {})
     failed = any(v in ("fail", "error") for v in stages.values())
     code = expected["exit_code"] if expected["exit_code"] != 1 or failed else 0
     return {"exit_code": code, "stages": stages, "checks": checks}

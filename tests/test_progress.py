@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rich.console import Console
 
+from labctl.progress import Event, EventReader, EventWriter
 from labctl.report.live import Progress
 from labctl.report.terminal import status_glyphs
-from labctl.run.progress import Event, EventReader, EventWriter
 
 
 def test_reader_returns_each_event_once_and_waits_for_whole_lines(tmp_path: Path) -> None:

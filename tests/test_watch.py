@@ -18,12 +18,13 @@ import pexpect
 import pytest
 import watchfiles
 
+from labctl.backends.local import LocalBackend
 from labctl.model.lab import load_lab
 from labctl.model.submission import Submission
+from labctl.progress import Event, EventReader
 from labctl.results import Result, StageResult, Status
 from labctl.run import parent
 from labctl.run.parent import EVENTS_FILE, GradingRun, run_spec
-from labctl.run.progress import Event, EventReader
 from labctl.watch.changes import Changes, ProjectFilter
 from labctl.watch.session import failed_first
 from tests.conftest import FIXTURES, labctl_env
@@ -31,6 +32,7 @@ from tests.test_grading_runtime import TOY_LABS, TOY_SERVICE
 from tests.test_hygiene import _descendants_and_strays, _wait_until_gone
 
 REFERENCE = FIXTURES / "url-shortener" / "reference"
+LOCAL = LocalBackend()
 ALIAS_OK = 'ALIAS = re.compile(r"[A-Za-z0-9_-]{3,32}")'
 ALIAS_BROKEN = 'ALIAS = re.compile(r"[A-Za-z0-9-]{3,32}")'  # refuses "_": fails `alias`
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\r")
@@ -104,9 +106,17 @@ def test_a_run_started_ahead_grades_what_it_is_told_in_that_order(tmp_path: Path
     submission = Submission(path=tmp_path, run=TOY_SERVICE)
     stages = lab.select((), "slow")  # basics, after-basics, slow
     events: list[Event] = []
-    with GradingRun(run_spec(lab, submission, stages, seed=5, warm=True)) as run:
+    with GradingRun(
+        run_spec(lab, submission, stages, seed=5, backend=LOCAL, warm=True), LOCAL
+    ) as run:
         told = run_spec(
-            lab, submission, stages, seed=5, order=["after-basics"], stop_after_failure=True
+            lab,
+            submission,
+            stages,
+            seed=5,
+            backend=LOCAL,
+            order=["after-basics"],
+            stop_after_failure=True,
         )
         run.go(told)
         result = run.result(events.append, early=True)
@@ -128,7 +138,9 @@ def test_a_run_started_ahead_and_never_told_to_go_leaves_nothing(
     monkeypatch.setenv("LABCTL_DATA_DIR", str(scratch))
     lab = load_lab("url-shortener")
     submission = Submission(path=REFERENCE, run="python3 app.py")
-    with GradingRun(run_spec(lab, submission, lab.stages, seed=1, warm=True)) as run:
+    with GradingRun(
+        run_spec(lab, submission, lab.stages, seed=1, backend=LOCAL, warm=True), LOCAL
+    ) as run:
         events = EventReader(run.run_dir / EVENTS_FILE)
         deadline = time.monotonic() + 60
         while "ready" not in [e.text for e in events.read_new()]:
@@ -163,8 +175,10 @@ def test_ctrl_c_while_a_run_tears_down_still_waits_for_it(
     monkeypatch.setattr(parent, "stop", interrupted_once)
     verdicts = []
     with pytest.raises(KeyboardInterrupt):  # noqa: PT012, SIM117 (raised on the way out)
-        with GradingRun(run_spec(lab, submission, stages, seed=1, warm=True)) as run:
-            run.go(run_spec(lab, submission, stages, seed=1))
+        with GradingRun(
+            run_spec(lab, submission, stages, seed=1, backend=LOCAL, warm=True), LOCAL
+        ) as run:
+            run.go(run_spec(lab, submission, stages, seed=1, backend=LOCAL))
             verdicts.append(run.result(early=True).verdict)
     assert verdicts == [Status.PASS]
     assert len(calls) == 2  # interrupted, then drained

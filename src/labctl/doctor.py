@@ -5,24 +5,19 @@ from __future__ import annotations
 
 import platform
 import sys
-from typing import TYPE_CHECKING
 
 from labctl import __version__
 from labctl._net import free_port
-from labctl.backends.docker.engine import engine_status
+from labctl.backends import Finding, named
+from labctl.backends.docker.engine import cleanup, engine_status
 from labctl.errors import SetupError
-
-if TYPE_CHECKING:
-    from labctl.backends import Finding
 
 Row = tuple[str, str, str]  # mark, what, detail
 
 
 def findings() -> list[Finding]:
-    """Each dependency kind labctl knows, and whether this machine can run it."""
-    from labctl import backends as deps  # only doctor needs the providers
-
-    return deps.available()
+    """Each dependency kind labctl knows, and whether this machine can run it locally."""
+    return named("local").findings()
 
 
 def rows(found: list[Finding]) -> list[Row]:
@@ -40,8 +35,6 @@ def cleanup_docker() -> str:
     ok, why = engine_status()
     if not ok:
         raise SetupError(f"cannot clean up Docker: {why}", hint="start the Docker engine")
-    from labctl.backends.docker.engine import cleanup
-
     done = cleanup()
     return (
         f"removed {done.containers} containers, {done.networks} networks and {done.images} "

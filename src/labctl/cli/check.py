@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from labctl.backends.docker.engine import resolve_backend
+from labctl.backends import choose as choose_backend
 from labctl.cli._exits import err, exit_for, interruptible, or_exit, out
 from labctl.errors import ConfigError, SubmissionError
 from labctl.model.submission import CONFIG_NAME, Submission, load_submission
@@ -116,7 +116,7 @@ def check(
     """Start your service with real dependencies and grade it, stage by stage."""
     _check_watch_flags(watch, all_stages=all_stages, repeat=repeat, github=github)
     submission = or_exit(load_submission, path, run=run)
-    chosen_backend = or_exit(resolve_backend, backend, submission)
+    chosen_backend = or_exit(choose_backend, backend, submission)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     request = CheckRequest(
         lab=_lab_id(lab, submission),

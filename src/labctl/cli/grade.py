@@ -12,6 +12,7 @@ from rich.markup import escape
 from labctl.cli._exits import err, interruptible, or_exit
 from labctl.cli.report import write_aggregate
 from labctl.results import ExitCode
+from labctl.results.cohort import Row
 from labctl.run import cohort
 
 
@@ -71,7 +72,7 @@ def grade(
     raise typer.Exit(0 if all(row.result for row in aggregate.rows) else ExitCode.FAIL)
 
 
-def _print_row(row: cohort.Row) -> None:
+def _print_row(row: Row) -> None:
     result = row.result or {}
     verdict = result.get("verdict", "not graded")
     points = result.get("points", {})

@@ -10,6 +10,7 @@ import typer
 from labctl.cli._exits import or_exit, out
 from labctl.report.cohort import write_csv
 from labctl.report.cohort import write_html as write_cohort_html
+from labctl.results.cohort import Aggregate
 from labctl.run import cohort
 
 report_app = typer.Typer(help="Work with result files.", no_args_is_help=True)
@@ -31,7 +32,7 @@ def report_merge(
     write_aggregate(or_exit(cohort.load_results, results), csv_path, html_path)
 
 
-def write_aggregate(aggregate: cohort.Aggregate, csv_path: Path, html_path: Path) -> None:
+def write_aggregate(aggregate: Aggregate, csv_path: Path, html_path: Path) -> None:
     write_csv(aggregate, csv_path)
     write_cohort_html(aggregate, html_path)
     out.print(f"{len(aggregate.rows)} submissions: {csv_path}, {html_path}")

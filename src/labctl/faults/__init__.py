@@ -21,12 +21,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from contextlib import AbstractContextManager
+from typing import Any, Generic, TypeVar
 
 from labctl.backends import DependencyHandle
-from labctl.backends.local.service import ServiceHandle
 from labctl.faults.proxy import Proxy, Toxic
-from labctl.faults.traffic import PacedTraffic, Send, per_second
+from labctl.faults.traffic import C, PacedTraffic, per_second
+from labctl.services import Service
 
 __all__ = ["Fault", "Faults", "ServiceStop"]
 
@@ -38,7 +39,9 @@ _SERVICE_HEALTHY_S = 10.0
 class Fault:
     """One fault: what, on what, when it started and ended (seconds since the check began)."""
 
-    def __init__(self, faults: Faults, kind: str, target: str, undo: Callable[[], None]) -> None:
+    def __init__(
+        self, faults: Faults[Any], kind: str, target: str, undo: Callable[[], None]
+    ) -> None:
         self.kind = kind
         self.target = target
         self.start_s = faults.now()
@@ -79,7 +82,7 @@ class Fault:
 class ServiceStop(Fault):
     """A SIGTERM or SIGKILL sent to the service; ``wait()`` for its exit code."""
 
-    def __init__(self, faults: Faults, kind: str, stop: Callable[[], int | None]) -> None:
+    def __init__(self, faults: Faults[Any], kind: str, stop: Callable[[], int | None]) -> None:
         super().__init__(faults, kind, "service", faults.start_service)
         self.exit_code: int | None = None
         self.exited_after_s: float | None = None
@@ -101,7 +104,7 @@ class ServiceStop(Fault):
         super().end()
 
 
-class Faults:
+class Faults(Generic[C]):
     """The faults and traffic of one check."""
 
     def __init__(
@@ -109,7 +112,8 @@ class Faults:
         *,
         deps: Mapping[str, DependencyHandle],
         proxies: Mapping[str, Proxy],
-        service: ServiceHandle | None,
+        service: Service | None,
+        connect: Callable[[str, float], AbstractContextManager[C]],
         origin: float | None = None,
     ) -> None:
         self.deps = deps
@@ -117,7 +121,8 @@ class Faults:
         self.service = service
         self.origin = time.monotonic() if origin is None else origin
         self.faults: list[Fault] = []
-        self.traffics: list[PacedTraffic] = []
+        self.traffics: list[PacedTraffic[C]] = []
+        self._connect = connect  # (service URL, timeout) -> the client traffic sends with
 
     def now(self) -> float:
         return time.monotonic() - self.origin
@@ -183,22 +188,23 @@ class Faults:
         service = self._service()
         if not service.running:
             service.start()
-            service.wait_healthy(_SERVICE_HEALTHY_S)
+            service.wait_ready(_SERVICE_HEALTHY_S)
 
     # -- traffic and the end of the check -------------------------------------------------------
 
     def traffic(
         self,
-        send: Send,
+        send: Callable[[C, int], object],
         *,
         rate: float,
         clients: int = 8,
         max_s: float = 60.0,
         timeout_s: float = 2.0,
-    ) -> PacedTraffic:
+    ) -> PacedTraffic[C]:
         """Steady requests (not yet started: use it as a context manager, or start() it)."""
+        url = self._service().url
         source = PacedTraffic(
-            self._service().url,
+            lambda: self._connect(url, timeout_s),
             send,
             rate=rate,
             clients=clients,
@@ -248,7 +254,7 @@ class Faults:
             raise ValueError(f"no fault proxy for {name!r}: there are {sorted(self.proxies)}")
         return self.proxies[name]
 
-    def _service(self) -> ServiceHandle:
+    def _service(self) -> Service:
         if self.service is None:
             raise ValueError("no service is running")
         return self.service

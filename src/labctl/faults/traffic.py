@@ -1,16 +1,15 @@
 """Steady traffic on the learner's service while a fault runs, and what that traffic saw.
 
-``PacedTraffic`` is the simple source: ``clients`` threads, each with its own ``Http`` client,
+``PacedTraffic`` is the simple source: ``clients`` threads, each with its own client,
 share a fixed schedule of ``rate`` requests per second (request i is due at ``i / rate``), for at
 most ``max_s`` seconds. A request that waited for a client busy with an earlier one has its
 latency counted from when it was due, not from when it was sent, so a service that stalls is not
 hidden by a client that waited for it; a client that was idle but late (the grading process was
 short of CPU) does not count its own delay against the service. A request is one call of the
-grader's ``send(http, i)``; it succeeds unless it raises (a ``Failure`` from ``expect`` included).
-
-Graders use it through the ``TrafficSource`` protocol (``start()``, ``stop()``, ``samples``), so
-the load engine can replace it later. ``per_second()`` and ``window()`` turn samples into the
-plain data the fault timeline carries.
+grader's ``send(client, i)``; it succeeds unless it raises (a ``Failure`` from ``expect``
+included). The client is whatever ``connect()`` makes: the graders' ``Http`` for the faults
+fixture. ``per_second()`` and ``window()`` turn samples into the plain data the fault timeline
+carries.
 """
 
 from __future__ import annotations
@@ -19,17 +18,15 @@ import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Generic, TypeVar
 
 from labctl._pressure import PressureClock
 
-if TYPE_CHECKING:  # labctl.grading imports this module: its client is imported when used
-    from labctl.grading.http import Http
+__all__ = ["PacedTraffic", "Sample", "Window", "per_second", "window"]
 
-__all__ = ["PacedTraffic", "Sample", "TrafficSource", "Window", "per_second", "window"]
-
-Send = Callable[["Http", int], object]
+C = TypeVar("C")  # the client each traffic thread sends with
 _ERRORS_KEPT = 5
 
 
@@ -75,22 +72,14 @@ class Window:
         }
 
 
-class TrafficSource(Protocol):
-    @property
-    def samples(self) -> Sequence[Sample]: ...
-
-    def start(self) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-class PacedTraffic:
-    """``rate`` requests per second from ``clients`` threads, until stop() or ``max_s``."""
+class PacedTraffic(Generic[C]):
+    """``rate`` requests per second from ``clients`` threads, until stop() or ``max_s``; each
+    thread sends with its own client from ``connect()``."""
 
     def __init__(
         self,
-        base_url: str,
-        send: Send,
+        connect: Callable[[], AbstractContextManager[C]],
+        send: Callable[[C, int], object],
         *,
         rate: float,
         clients: int = 8,
@@ -98,7 +87,7 @@ class PacedTraffic:
         timeout_s: float = 2.0,
         origin: float | None = None,
     ) -> None:
-        self.base_url = base_url
+        self._connect = connect
         self.rate = rate
         self.clients = clients
         self.max_s = max_s
@@ -144,7 +133,7 @@ class PacedTraffic:
         """Let the traffic run for ``seconds`` (returns early if stop() was called)."""
         self._stopping.wait(seconds)
 
-    def __enter__(self) -> PacedTraffic:
+    def __enter__(self) -> PacedTraffic[C]:
         self.start()
         return self
 
@@ -160,16 +149,14 @@ class PacedTraffic:
         return i, self._began + i / self.rate
 
     def _client(self) -> None:
-        from labctl.grading.http import Http
-
         free_since = time.monotonic()
-        with Http(self.base_url, timeout_s=self.timeout_s) as http:
+        with self._connect() as client:
             while (claim := self._claim()) is not None:
                 i, due = claim
                 if self._stopping.wait(max(0.0, due - time.monotonic())):
                     return
                 sent = time.monotonic()
-                error = self._attempt(http, i)
+                error = self._attempt(client, i)
                 # Busy with an earlier request when this one was due: the service made it wait,
                 # so its latency counts from when it was due. Idle, yet sent late: the grading
                 # process was starved of CPU, which is not the service's doing.
@@ -180,10 +167,10 @@ class PacedTraffic:
                     self._samples.append(sample)
                 self._pressure.mark()
 
-    def _attempt(self, http: Http, i: int) -> str:
+    def _attempt(self, client: C, i: int) -> str:
         """Send request i; the first line of its error, "" if it succeeded."""
         try:
-            self._send(http, i)
+            self._send(client, i)
         except Exception as exc:  # a Failure, or a bug in send: either is an error seen
             return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return ""

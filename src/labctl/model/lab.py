@@ -18,7 +18,8 @@ from labctl.backends.kinds import KINDS
 from labctl.errors import LabError
 
 DEPENDENCY_KINDS = tuple(KINDS)  # what labctl can run: backends.kinds
-PROTOCOLS = ("http",)
+PROTOCOLS = ("http", "grpc", "tcp")
+MAX_REPLICAS = 8
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _HANDLER = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
@@ -54,8 +55,13 @@ class Stage:
 
 @dataclass(frozen=True)
 class ServiceSpec:
-    protocol: str = "http"
-    health: str = "/healthz"
+    """lab.toml ``[service]``: how the learner's service is spoken to and how many run."""
+
+    protocol: str = "http"  # "http" | "grpc" | "tcp": what readiness asks, and how
+    health: str = "/healthz"  # HTTP: the path that answers 200 once the service can serve
+    probe: str | None = None  # TCP: "module:function" in the grader pack, (host, port) -> bool
+    protos: tuple[str, ...] = ()  # gRPC: .proto files in the lab directory, for the graders
+    replicas: int = 1  # instances of the service, each its own PORT and REPLICA (0..N-1)
     ready_timeout_s: float = 30.0
     cpus: float = 1.0  # the Docker backend's box for the learner's service
     memory_mb: int = 512
@@ -207,7 +213,7 @@ def _parse_lab(data: Mapping[str, Any], root: Path, path: Path, graders: Path | 
         topics=tuple(r.string_list(data, "topics")),
         root=root,
         graders_dir=pack.resolve(),
-        service=_parse_service(r, r.table(data, "service")),
+        service=_parse_service(r, r.table(data, "service"), root),
         dependencies=tuple(
             _parse_dependency(r, name, spec) for name, spec in r.table(data, "dependencies").items()
         ),
@@ -234,13 +240,26 @@ def _parse_builds_on(r: _Reader, data: Mapping[str, Any], root: Path) -> tuple[s
     return tuple(names)
 
 
-def _parse_service(r: _Reader, data: Mapping[str, Any]) -> ServiceSpec:
+def _parse_service(r: _Reader, data: Mapping[str, Any], root: Path) -> ServiceSpec:
     protocol = r.string(data, "protocol", default="http", where="service")
     if protocol not in PROTOCOLS:
         r.fail("service.protocol", f"is {protocol!r}", f"use one of: {', '.join(PROTOCOLS)}")
+    probe = r.string(data, "probe", where="service") if "probe" in data else None
+    if probe is not None and (protocol != "tcp" or not _HANDLER.match(probe)):
+        r.fail("service.probe", f"is {probe!r}", 'with protocol = "tcp": "module:function"')
+    protos = tuple(r.string_list(data, "protos", where="service"))
+    for proto in protos:
+        if not (root / proto).is_file():
+            r.fail("service.protos", f"names {proto!r}, not a file in {root}", "fix the name")
+    replicas = r.number(data, "replicas", default=1, where="service")
+    if replicas != int(replicas) or not 1 <= replicas <= MAX_REPLICAS:
+        r.fail("service.replicas", f"is {replicas!r}", f"use a whole number, 1 to {MAX_REPLICAS}")
     return ServiceSpec(
         protocol=protocol,
         health=r.string(data, "health", default="/healthz", where="service"),
+        probe=probe,
+        protos=protos,
+        replicas=int(replicas),
         ready_timeout_s=r.number(data, "ready_timeout", default=30.0, where="service"),
         cpus=r.number(data, "cpus", default=1.0, where="service"),
         memory_mb=int(r.number(data, "memory_mb", default=512, where="service")),

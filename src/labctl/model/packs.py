@@ -8,9 +8,11 @@ a candidate's machine or repository never keeps the hidden checks.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,3 +86,32 @@ def _directory(path: Path) -> Path:
             hint="pass the grader pack's directory (holding test_*.py), or a git URL",
         )
     return path.resolve()
+
+
+def pack_object(
+    pack: Path, ref: str, *, where: str, hint: str = "point it at module:name inside the pack"
+) -> object:
+    """``module:attr`` from the grader pack ``pack``, imported under the name pytest gives it
+    when it collects the pack (``idempotent_payments.bank`` for a package under ``graders/``),
+    so graders that import it share its classes and state. ``where`` names the lab.toml key."""
+    module_name, _, attr = ref.partition(":")
+    root, prefix = _import_root(pack)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        return getattr(importlib.import_module(prefix + module_name), attr)
+    except Exception as exc:
+        raise LabError(
+            f"the lab's {where} ({ref}) could not be loaded from {pack}: "
+            f"{type(exc).__name__}: {exc}",
+            hint=hint,
+        ) from exc
+
+
+def _import_root(pack: Path) -> tuple[Path, str]:
+    """The sys.path entry and module-name prefix pytest's default import mode uses for ``pack``."""
+    root, parts = pack, list[str]()
+    while (root / "__init__.py").is_file():
+        parts.insert(0, root.name)
+        root = root.parent
+    return root, "".join(f"{p}." for p in parts)

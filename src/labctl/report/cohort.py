@@ -16,7 +16,7 @@ from typing import Any
 
 from labctl.report._atomic import write_atomic
 from labctl.results import number
-from labctl.run.cohort import Aggregate, Row, p99_ms, stage_of
+from labctl.results.cohort import Aggregate, Row, p99_ms, stage_of
 
 _GLYPH = {"pass": "✔", "fail": "✘", "error": "!", "skip": "↷", "inconclusive": "?"}
 _CSS = """

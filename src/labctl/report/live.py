@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 from rich.markup import escape
 
+from labctl.progress import Event
 from labctl.results import Status, worst
-from labctl.run.progress import Event
 
 
 class Progress:

@@ -10,19 +10,21 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labctl.backends import Backend
+from labctl.backends.local import LocalBackend
 from labctl.errors import ConfigError
 from labctl.model.lab import Lab, load_lab
 from labctl.model.packs import grader_pack
 from labctl.model.submission import Submission
+from labctl.progress import Event
 from labctl.results import Result, worst
 from labctl.results.scoring import apply_pass_mark
 from labctl.run.guide import next_step
 from labctl.run.parent import run_check
-from labctl.run.progress import Event
 from labctl.run.provenance import describe_run
 
 
@@ -37,7 +39,7 @@ class CheckRequest:
     ready_timeout_s: float | None = None
     min_points: float | None = None
     repeat: int = 1
-    backend: str = "local"  # resolved: "local" or "docker"
+    backend: Backend = field(default_factory=LocalBackend)  # chosen by the CLI
     worker_log: Path | None = None
 
 

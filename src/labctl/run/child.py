@@ -22,13 +22,14 @@ from pathlib import Path
 from types import FrameType
 
 from labctl._storage import DATA_DIR_ENV
+from labctl.backends import named
 from labctl.environment import Environment, Options
 from labctl.errors import LabctlError, LabError
 from labctl.model.lab import Lab, Stage, load_lab
 from labctl.model.submission import Submission
+from labctl.progress import Event, EventWriter
 from labctl.results import ExitCode, Result, StageResult, Status, verdict_of
 from labctl.run.parent import EVENTS_FILE, SERVICE_LOG, RunSpec
-from labctl.run.progress import Event, EventWriter
 
 INTERRUPTED = 130
 SERVICE_LOG_KEPT = 200
@@ -96,17 +97,13 @@ def grade(
     down (a watch loop shows it while the run cleans up)."""
     lab = load_lab(Path(spec.lab_root), graders=Path(spec.graders))
     plan = Plan.of(lab, spec)
-    options = Options(
-        seed=spec.seed,
-        ready_timeout_s=spec.ready_timeout_s,
-        backend=spec.backend,
-        run_id=spec.run_id,
-    )
+    options = Options(seed=spec.seed, run_id=spec.run_id, ready_timeout_s=spec.ready_timeout_s)
     events = EventWriter(run_dir / EVENTS_FILE)
     try:
         with Environment(
             lab,
             plan.submission,
+            named(spec.backend),
             options,
             parent_dir=run_dir,
             on_phase=lambda text: events.emit(Event("phase", text)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -24,13 +25,13 @@ from types import TracebackType
 from typing import Any
 
 from labctl._storage import DATA_DIR_ENV, data_parent
-from labctl.backends.docker import engine as _docker
+from labctl.backends import Backend
 from labctl.errors import SetupError
 from labctl.model.lab import Lab, Stage
 from labctl.model.submission import Submission
 from labctl.processes import spawn, stop
+from labctl.progress import Event, EventReader
 from labctl.results import Result
-from labctl.run.progress import Event, EventReader
 
 CLEANUP_GRACE_S = 20.0
 POLL_S = 0.02  # how often the parent looks for the child's events, result and exit
@@ -50,8 +51,8 @@ class RunSpec:
     stages: list[str]
     seed: int
     ready_timeout_s: float | None = None
-    backend: str = "local"
-    run_id: str | None = None
+    backend: str = "local"  # the chosen backend's name
+    run_id: str = ""
     order: list[str] = field(default_factory=list)  # stages to run first (the plugin's order)
     stop_after_failure: bool = False
     # Started ahead: the child starts all but the service, then reads a Go line on stdin.
@@ -74,13 +75,13 @@ def run_check(
     ready_timeout_s: float | None = None,
     worker_log: Path | None = None,
     on_event: Callable[[Event], None] = lambda event: None,
-    backend: str = "local",
+    backend: Backend,
 ) -> Result:
     """Grade ``submission`` on ``stages`` of ``lab``. Raises KeyboardInterrupt when interrupted."""
     spec = run_spec(
         lab, submission, stages, seed=seed, ready_timeout_s=ready_timeout_s, backend=backend
     )
-    with GradingRun(spec, worker_log=worker_log) as run:
+    with GradingRun(spec, backend, worker_log=worker_log) as run:
         return run.result(on_event)
 
 
@@ -91,7 +92,7 @@ def run_spec(
     *,
     seed: int,
     ready_timeout_s: float | None = None,
-    backend: str = "local",
+    backend: Backend,
     **more: Any,
 ) -> RunSpec:
     """The child's instructions for one run (``more``: RunSpec's other fields)."""
@@ -102,8 +103,8 @@ def run_spec(
         stages=[s.slug for s in stages],
         seed=seed,
         ready_timeout_s=ready_timeout_s,
-        backend=backend,
-        run_id=_docker.new_run_id() if backend == "docker" else None,
+        backend=backend.name,
+        run_id=secrets.token_hex(6),  # what the run's containers (if any) are labelled with
         **more,
     )
 
@@ -135,8 +136,9 @@ class GradingRun:
     kills it if it hangs, and deletes the directories, whatever the child did.
     """
 
-    def __init__(self, spec: RunSpec, *, worker_log: Path | None = None) -> None:
+    def __init__(self, spec: RunSpec, backend: Backend, *, worker_log: Path | None = None) -> None:
         self.spec = spec
+        self.backend = backend
         self._worker_log = worker_log
         self._stack = ExitStack()
         self._proc: subprocess.Popen[bytes] | None = None
@@ -172,7 +174,7 @@ class GradingRun:
             raise
 
     def _start(self) -> None:
-        self._stack.enter_context(_docker_leftovers_removed(self.spec.run_id))
+        self._stack.enter_context(_leftovers_removed(self.backend, self.spec.run_id))
         self.run_dir = Path(
             self._stack.enter_context(
                 tempfile.TemporaryDirectory(prefix=RUN_DIR, ignore_cleanup_errors=True)
@@ -230,14 +232,12 @@ class GradingRun:
 
 
 @contextmanager
-def _docker_leftovers_removed(run_id: str | None) -> Iterator[None]:
-    """A worker that was killed cannot remove its containers: whatever it left goes here."""
+def _leftovers_removed(backend: Backend, run_id: str) -> Iterator[None]:
+    """A worker that was killed cannot remove what it made (containers): it goes here."""
     try:
         yield
     finally:
-        if run_id is not None:
-            with suppress(Exception):  # the engine went away: doctor --cleanup can do it later
-                _docker.cleanup(run_id)
+        backend.leftovers(run_id)
 
 
 @contextmanager

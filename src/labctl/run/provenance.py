@@ -17,25 +17,25 @@ from typing import Any
 import psutil
 
 from labctl import __version__
+from labctl.backends import Backend
 from labctl.model.lab import Lab
 
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".pytest_cache", ".mypy_cache"})
 
 
 def describe_run(
-    lab: Lab, *, seed: int, ready_timeout_s: float | None, backend: str = "local"
+    lab: Lab, *, seed: int, ready_timeout_s: float | None, backend: Backend
 ) -> dict[str, Any]:
     limits: dict[str, Any] = {
         "ready_timeout_s": ready_timeout_s or lab.service.ready_timeout_s,
         "stage_timeouts_s": {s.slug: s.timeout_s for s in lab.stages},
     }
-    if backend == "docker":  # the box the learner's service ran in
-        limits |= {"cpus": lab.service.cpus, "memory_mb": lab.service.memory_mb}
+    limits |= backend.limits(lab)  # the box the learner's service ran in, if any
     return {
         "labctl_version": __version__,
         "lab_version": lab_version(lab),
         "seed": seed,
-        "backend": backend,
+        "backend": backend.name,
         "limits": limits,
         "machine": machine(),
     }

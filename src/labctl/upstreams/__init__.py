@@ -15,81 +15,30 @@ ran), and hooks that run after the handler and before the answer leaves ("SIGKIL
 once the bank has executed the charge"). ``reset()`` forgets the programming, not the state;
 the grading plugin calls it when each check ends.
 
-Stubs serve HTTP/1.1 from threads of the grading process. ``start(bind, url_host)`` chooses the
-address they listen on and the host the service is told: loopback for a local service; a Docker
-backend binds the bridge's gateway (or ``0.0.0.0``) and advertises a host containers can reach.
+Stubs serve HTTP/1.1 from threads of the grading process. ``start(bind)`` chooses the address
+they listen on, which is also where the service reaches them: loopback for a local service; the
+run network's gateway for a container.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from labctl.errors import DependencyError, LabError
 from labctl.model.lab import UpstreamSpec
+from labctl.model.packs import pack_object
 from labctl.upstreams._rules import Action, Rules
+from labctl.upstreams._server import StubServer
+from labctl.upstreams._types import Handler, Received, Reply, StubRequest
 
 __all__ = ["Handler", "Received", "Reply", "StubRequest", "Upstream", "load_handler"]
 
 LOOPBACK = "127.0.0.1"
-
-
-@dataclass(frozen=True)
-class StubRequest:
-    """One request as a stub received it."""
-
-    method: str
-    path: str
-    query: str
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def header(self, name: str) -> str | None:
-        """The first header called ``name`` (any case), or None."""
-        wanted = name.lower()
-        return next((v for k, v in self.headers if k.lower() == wanted), None)
-
-    def json(self) -> Any:
-        """The body parsed as JSON; raises ValueError if it is not JSON."""
-        return json.loads(self.body)
-
-
-@dataclass(frozen=True)
-class Reply:
-    """What a stub answers."""
-
-    status: int
-    body: bytes = b""
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def json(cls, status: int, payload: Any, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-        content = (("Content-Type", "application/json"), *headers)
-        return cls(status, json.dumps(payload).encode(), content)
-
-
-class Handler(Protocol):
-    def __call__(self, request: StubRequest) -> Reply: ...
-
-
-@dataclass(frozen=True)
-class Received:
-    """A request and what became of it: ``answered`` (by the handler), ``injected`` (an error
-    the grader programmed, handler not run), ``hung`` (no answer), or ``error`` (the handler
-    raised: a bug in the lab's stub). ``executed`` says whether the handler ran."""
-
-    request: StubRequest
-    at: float  # time.monotonic() when it arrived
-    outcome: str = "pending"
-    status: int | None = None
-    executed: bool = False
 
 
 class Upstream:
@@ -108,18 +57,21 @@ class Upstream:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    def start(self, bind: str = LOOPBACK, url_host: str | None = None) -> None:
-        """Listen on ``bind`` (a free port); the service is told ``http://url_host:port``."""
-        from labctl.upstreams._server import StubServer
+    @property
+    def port(self) -> int:
+        """The port it listens on (0 before ``start()``)."""
+        return 0 if self._server is None else int(self._server.port)
 
+    def start(self, bind: str = LOOPBACK) -> None:
+        """Listen on ``bind`` (a free port); the service is told ``http://bind:port``."""
         try:
-            self._server = StubServer(bind, self)
+            self._server = StubServer(bind, self.serve, self.name)
         except OSError as exc:
             raise DependencyError(
                 f"upstream stub {self.name!r} could not listen on {bind}: {exc}",
                 hint="free a port or choose another bind address",
             ) from exc
-        self.url = f"http://{url_host or bind}:{self._server.port}"
+        self.url = f"http://{bind}:{self._server.port}"
         self._server.serve_in_background()
 
     def close(self) -> None:
@@ -232,26 +184,20 @@ class Upstream:
 
 
 def load_handler(spec: UpstreamSpec, graders_dir: Path) -> Handler:
-    """Import ``spec.handler`` (``module:attr``) from the grader pack and make a handler.
-
-    The module gets the name pytest gives it when it collects the pack (``idempotent_payments.bank``
-    for a package under ``graders/``), so graders that import it share its classes and state.
-    """
-    module_name, _, attr = spec.handler.partition(":")
-    root, prefix = _import_root(graders_dir)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
+    """Import ``spec.handler`` (``module:callable``) from the grader pack and make a handler."""
     where = f"upstreams.{spec.name}.handler"
+    hint = (
+        "point it at module:callable inside the grader pack; the callable takes no "
+        "arguments and returns a handler (request -> Reply)"
+    )
+    factory = pack_object(graders_dir, spec.handler, where=where, hint=hint)
     try:
-        module = importlib.import_module(prefix + module_name)
-        factory = getattr(module, attr)
-        handler: Handler = factory()
+        handler: Handler = factory()  # type: ignore[operator]
     except Exception as exc:
         raise LabError(
-            f"the lab's {where} ({spec.handler}) could not be loaded from {graders_dir}: "
+            f"the lab's {where} ({spec.handler}) could not make a handler: "
             f"{type(exc).__name__}: {exc}",
-            hint="point it at module:callable inside the grader pack; the callable takes no "
-            "arguments and returns a handler (request -> Reply)",
+            hint=hint,
         ) from exc
     if not callable(handler):
         raise LabError(
@@ -261,28 +207,18 @@ def load_handler(spec: UpstreamSpec, graders_dir: Path) -> Handler:
     return handler
 
 
-def _import_root(pack: Path) -> tuple[Path, str]:
-    """The sys.path entry and module-name prefix pytest's default import mode uses for ``pack``."""
-    root, parts = pack, list[str]()
-    while (root / "__init__.py").is_file():
-        parts.insert(0, root.name)
-        root = root.parent
-    return root, "".join(f"{p}." for p in parts)
-
-
 def start_all(
     specs: tuple[UpstreamSpec, ...],
     graders_dir: Path,
     *,
     bind: str = LOOPBACK,
-    url_host: str | None = None,
 ) -> Mapping[str, Upstream]:
     """Load and start every declared stub; on any error, stop those already started."""
     started: dict[str, Upstream] = {}
     try:
         for spec in specs:
             upstream = Upstream(spec, load_handler(spec, graders_dir))
-            upstream.start(bind, url_host)
+            upstream.start(bind)
             started[spec.name] = upstream
     except BaseException:
         for upstream in started.values():

@@ -11,13 +11,12 @@ import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from labctl.upstreams import Reply, StubRequest
+from labctl.upstreams._types import Reply, StubRequest
 
-Action = Callable[["StubRequest", "Reply"], None]
-Match = Callable[["StubRequest", "Reply"], bool]
+Action = Callable[[StubRequest, Reply], None]
+Match = Callable[[StubRequest, Reply], bool]
 HANG_LIMIT_S = 60.0  # a hung call answers nothing; past this it is dropped even without reset()
 
 

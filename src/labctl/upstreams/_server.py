@@ -1,20 +1,19 @@
 """The HTTP server behind an upstream stub: HTTP/1.1 keep-alive, one thread per connection.
 
-It only moves bytes: each request becomes a ``StubRequest`` for ``Upstream.serve()``, whose
+It only moves bytes: each request becomes a ``StubRequest`` for the stub's ``serve``, whose
 ``Reply`` goes back; None means hang up without an answer, as a crashed or stuck upstream would.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from contextlib import suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
 
-from labctl.upstreams import Reply, StubRequest
+from labctl.upstreams._types import Reply, StubRequest
 
-if TYPE_CHECKING:
-    from labctl.upstreams import Upstream
+Serve = Callable[[StubRequest], Reply | None]  # None: hang up without an answer
 
 _MAX_BODY = 1 << 20
 
@@ -32,7 +31,7 @@ class _Handler(BaseHTTPRequestHandler):
         request = self._read()
         if request is None:
             return
-        reply = self.server.upstream.serve(request)
+        reply = self.server.serve(request)
         if reply is None:
             self.close_connection = True
             return
@@ -72,9 +71,10 @@ class StubServer(ThreadingHTTPServer):
     daemon_threads = True  # a keep-alive connection the service never closes must not block exit
     request_queue_size = 128
 
-    def __init__(self, host: str, upstream: Upstream) -> None:
+    def __init__(self, host: str, serve: Serve, name: str) -> None:
         super().__init__((host, 0), _Handler)
-        self.upstream = upstream
+        self.serve = serve
+        self.name = name
         self.port = int(self.server_address[1])
         self._thread: threading.Thread | None = None
 
@@ -82,7 +82,7 @@ class StubServer(ThreadingHTTPServer):
         self._thread = threading.Thread(
             target=self.serve_forever,
             kwargs={"poll_interval": 0.05},
-            name=f"stub-{self.upstream.name}",
+            name=f"stub-{self.name}",
             daemon=True,
         )
         self._thread.start()

@@ -13,10 +13,10 @@ from rich.status import Status as Spinner
 from rich.text import Text
 
 from labctl.errors import LabctlError
+from labctl.progress import Event
 from labctl.report.live import Progress
 from labctl.report.terminal import SERVICE_PREFIX, render_compact, status_glyphs
 from labctl.results import Result, Status, worst
-from labctl.run.progress import Event
 
 KEYS = "l: your service's log · r: run again · q: quit"
 LOG_SHOWN = 60

@@ -22,11 +22,11 @@ from labctl.errors import LabctlError, SubmissionError
 from labctl.model.lab import Lab, Stage, load_lab
 from labctl.model.packs import grader_pack
 from labctl.model.submission import CONFIG_NAME, Submission, load_submission
+from labctl.progress import Event
 from labctl.report.outputs import Outputs, write_files
 from labctl.results import Result, Status
 from labctl.run.check import CheckRequest, finished, stamped
-from labctl.run.parent import GradingRun, RunSpec, Superseded, run_spec
-from labctl.run.progress import Event
+from labctl.run.parent import GradingRun, RunSpec, Superseded, run_spec, submission_fields
 from labctl.watch.changes import Changes
 from labctl.watch.keys import Keys
 from labctl.watch.screen import Screen
@@ -92,7 +92,7 @@ class Session:
                 return None
             changed = waited
         spare = self._spec(lab, stages, warm=True)
-        with GradingRun(spare, worker_log=self.request.worker_log) as run:
+        with GradingRun(spare, self.request.backend, worker_log=self.request.worker_log) as run:
             if self.runs > 0 and not changed:
                 waited = self._wait()
                 if waited is None:
@@ -105,14 +105,17 @@ class Session:
         self, run: GradingRun, lab: Lab, stages: tuple[Stage, ...], changed: list[str]
     ) -> None:
         saved_at = _saved_at(self.submission.path, changed)
-        self.runs += 1
-        self.screen.run_started(self.runs, changed)
         try:
-            self.submission = self._reload()
+            fresh = self._reload()
         except LabctlError as exc:
             self.screen.problem(exc)
-            self.runs -= 1
             raise Superseded from exc  # nothing to grade: wait for the next change instead
+        if submission_fields(fresh) != run.spec.submission:
+            # labctl.toml changed how the service builds or runs: a run made for it, at once.
+            self.submission, self._held = fresh, changed
+            raise Superseded
+        self.runs += 1
+        self.screen.run_started(self.runs, changed)
         order = failed_first(stages, self.last)
         run.go(self._spec(lab, stages, order=order))
         graded: list[str] = []  # the stages in the order they ran

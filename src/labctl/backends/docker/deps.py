@@ -279,13 +279,16 @@ def _stream_build(
         ) from exc
 
 
-def service_container(run: DockerRun, image: str, env: Mapping[str, str], **kwargs: Any) -> Any:
-    """Create (not start) the learner's container on the run's network; a docker-py Container."""
+def service_container(
+    run: DockerRun, image: str, env: Mapping[str, str], name: str, **kwargs: Any
+) -> Any:
+    """Create (not start) a container of the learner's image on the run's network, called
+    ``labctl-<run>-<name>``; a docker-py Container."""
     return DockerClient().create(
         image,
         environment=dict(env),
         labels=_docker.labels(run.run_id, "service"),
-        name=f"labctl-{run.run_id}-service",
+        name=f"labctl-{run.run_id}-{name}",
         network=run.name,
         **kwargs,
     )

@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from labctl._net import free_port
-from labctl.errors import ConfigError, SetupError, SubmissionError
-from labctl.model.submission import Submission
 from labctl.processes import spawn, stop
 
 __all__ = [
@@ -37,7 +35,6 @@ __all__ = [
     "client",
     "engine_status",
     "new_run_id",
-    "resolve_backend",
 ]
 
 LABEL = "org.labctl.run"
@@ -241,32 +238,3 @@ def _status_on_fd3(status_fd: int) -> None:
     os.dup2(status_fd, 3)
     if status_fd != 3:
         os.close(status_fd)  # else the pipe never reaches end-of-file
-
-
-BACKENDS = ("local", "docker", "auto")
-
-
-def resolve_backend(choice: str, submission: Submission) -> str:
-    """``--backend`` as given ("auto" resolved): Docker needs an engine and a Dockerfile."""
-    if choice not in BACKENDS:
-        raise ConfigError(f"--backend {choice!r}", hint=f"use one of: {', '.join(BACKENDS)}")
-    if choice == "auto":
-        return "docker" if submission.dockerfile and engine_status()[0] else "local"
-    if choice == "docker":
-        ok, why = engine_status()
-        if not ok:
-            raise SetupError(
-                f"--backend docker: {why}",
-                hint="start the Docker engine (dockerd), or use --backend local",
-            )
-        if not submission.dockerfile:
-            raise SubmissionError(
-                f"--backend docker needs a Dockerfile: {submission.path}/labctl.toml names none",
-                hint='add to [service]: dockerfile = "Dockerfile" (or use --backend local)',
-            )
-    elif not submission.run:
-        raise SubmissionError(
-            f"{submission.path}/labctl.toml has a Dockerfile but no start command",
-            hint='add run = "..." to [service] for the local backend, or use --backend docker',
-        )
-    return choice

@@ -1,12 +1,11 @@
-"""Runs the learner's service as a container (the Docker backend), in an untrusted-code box.
+"""The learner's service on the Docker backend: ``DockerRunner`` runs one replica as a container,
+in an untrusted-code box.
 
-Same surface as ``labctl.backends.local.service.Service`` (``url``, ``start()``, ``wait_healthy()``,
-``terminate()``, ``kill()``, ``restart()``, ``close()``, log lines), so graders and the plugin
-never know which backend runs the service. The image is built from the learner's Dockerfile by
-``labctl.backends.docker.deps.build_image``; the container gets the env contract (``PORT``,
-dependency URLs) and the box: CPU and memory limits from lab.toml, a pids limit, every
-capability dropped, no new privileges, a read-only root filesystem with a tmpfs ``/tmp``, and only
-the run's internal network. The host reaches it through a loopback-only ``HostPath``.
+The image is built from the learner's Dockerfile (``deps.build_image``); the container gets the
+env contract (``PORT``, dependency URLs) and the box: CPU and memory limits from lab.toml, a pids
+limit, every capability dropped, no new privileges, a read-only root filesystem with a tmpfs
+``/tmp``, and only the run's internal network. The host reaches it through a loopback-only
+``HostPath``. Readiness, and the errors a learner reads, are ``services.replica``'s.
 """
 
 from __future__ import annotations
@@ -18,16 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labctl._net import free_port
-from labctl.backends.docker import engine as _docker
-from labctl.backends.local.service import _client, _probe, poll_health
-from labctl.errors import ServiceError
+import psutil
+
+from labctl.backends.docker import engine
+from labctl.backends.docker.deps import DockerRun, service_container
+from labctl.processes import describe_exit
 from labctl.services.logs import LogFile
 
-__all__ = ["DockerService", "Limits"]
+__all__ = ["DockerRunner", "Limits"]
 
-_POLL_S = 0.02
-_LOG_TAIL = 30
 _CLOSE_GRACE_S = 3
 
 
@@ -52,6 +50,10 @@ class Limits:
             "security_opt": ["no-new-privileges:true"],
             "read_only": True,
             "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={self.tmp_mb}m"},
+            # The engine's init (tini) is PID 1, so the service is not: the kernel never applies
+            # a signal's default action to PID 1, and a service without a SIGTERM handler would
+            # outlive `docker stop` here while it dies at once as a local process.
+            "init": True,
         }
 
     def to_dict(self) -> dict[str, object]:
@@ -65,37 +67,42 @@ class Limits:
             "read_only_root": True,
             "network": "internal",
             "host_blocked": self.host_blocked,
+            "init": "the engine's (the service is not PID 1)",
         }
 
 
-class DockerService:
-    """The learner's container. ``image`` is built already; ``env`` holds the dependency URLs."""
+class DockerRunner:
+    """One replica as a container of the built ``image``; ``env`` holds the dependency URLs."""
 
     def __init__(
         self,
         *,
-        run: Any,  # a labctl.backends.docker.deps.DockerRun (that module imports testcontainers)
+        run: DockerRun,
         image: str,
         env: Mapping[str, str],
+        port: int,
         limits: Limits,
-        health_path: str = "/healthz",
-        ready_timeout_s: float = 30.0,
+        name: str,
         log_path: Path,
     ) -> None:
-        self.port = free_port()  # inside the container; the host side is chosen by HostPath
+        self.port = port  # inside the container; the host side is chosen by HostPath
         self.limits = limits
         self._run = run
         self._image = image
-        self._env = {**env, "PORT": str(self.port), "PYTHONUNBUFFERED": "1"}
-        self._health_path = health_path if health_path.startswith("/") else f"/{health_path}"
-        self._ready_timeout_s = ready_timeout_s
+        self._name = name
+        self._env = {**env, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
         self._log_path = log_path
-        self._log = LogFile(log_path)
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.log = LogFile(log_path)
         self._log_bytes = 0
-        self._run_mark = 0
         self._container: Any = None
-        self._path: _docker.HostPath | None = None
-        self.url = ""
+        self._path: engine.HostPath | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._path is None:
+            return "127.0.0.1", 0
+        return self._path.host, self._path.port
 
     @property
     def running(self) -> bool:
@@ -104,58 +111,36 @@ class DockerService:
     @property
     def returncode(self) -> int | None:
         state = self._state()
-        if not state or state.get("Status") in ("running", "created", "paused"):
+        if not state or state.get("Status") in ("running", "created", "paused", "restarting"):
             return None
-        return int(state.get("ExitCode", 0))
+        return _as_local(int(state.get("ExitCode", 0)))
 
-    @property
-    def pid(self) -> int | None:
-        return None
-
-    def start(self) -> None:
-        """Create (first time) or start the container; return once it answers HTTP on PORT."""
-        if self.running:
-            raise RuntimeError("the service is already running; terminate() it first")
-        self._run_mark = self.log_mark()
+    def launch(self) -> None:
+        """Create (first time) or start the container, and open the host's way in."""
         if self._container is None:
-            from labctl.backends.docker.deps import service_container
-
             self._container = service_container(
-                self._run, self._image, self._env, **self.limits.container_kwargs()
+                self._run, self._image, self._env, self._name, **self.limits.container_kwargs()
             )
         self._container.start()
-        self._open_path()
-        try:
-            self._wait_up()
-        except BaseException:
-            self.kill()
-            raise
-
-    def _open_path(self) -> None:
-        address = _docker.container_ip(self._container, self._run.name)
+        address = engine.container_ip(self._container, self._run.name)
         if self._path is None:
-            self._path = _docker.HostPath(address, self.port)
+            self._path = engine.HostPath(address, self.port)
             self._path.open()
         else:
             self._path.retarget(address)
-        self.url = f"http://{self._path.host}:{self._path.port}"
 
-    def wait_healthy(self, timeout_s: float) -> int | None:
-        """Poll the health path until it answers 200; else the last status seen, None if none."""
-        return poll_health(self.url + self._health_path, timeout_s, self._raise_if_exited)
-
-    def terminate(self, timeout_s: float = 10.0) -> int | None:
+    def terminate(self, timeout_s: float) -> int | None:
         """docker stop (SIGTERM, SIGKILL after timeout_s); the exit code, None if it was killed."""
         if self._container is None:
             return None
         started = time.monotonic()
         self._container.stop(timeout=max(1, round(timeout_s)))
-        code = self._exit_code()
+        code = int(self._container.wait(timeout=30).get("StatusCode", 0))
         killed = code == 137 and time.monotonic() - started >= timeout_s
         return None if killed else _as_local(code)
 
     def kill(self) -> int | None:
-        """SIGKILL the container; -9 unless it had already exited (as the local Service)."""
+        """SIGKILL the container; -9 unless it had already exited (as the local runner)."""
         if self._container is None:
             return None
         if not self.running:
@@ -165,38 +150,38 @@ class DockerService:
         self._container.wait()
         return -9
 
-    def restart(self) -> None:
-        self.terminate()
-        self.start()
+    def pause(self) -> None:
+        if self._container is not None:
+            self._container.pause()
 
-    def close(self) -> None:
-        """Keep its log, then remove the container and the host path. Idempotent, never raises."""
-        if self._container is None:
-            return
-        with suppress(Exception):
-            self._sync_log()
-            self._container.stop(timeout=_CLOSE_GRACE_S)
-            self._sync_log()
-        with suppress(Exception):
-            self._container.remove(force=True, v=True)
-        self._container.client.close()
-        if self._path is not None:
-            self._path.close()
-        self._container = None
+    def resume(self) -> None:
+        if self._container is not None and self._state().get("Status") == "paused":
+            self._container.unpause()
 
-    def log_mark(self) -> int:
-        self._sync_log()
-        return self._log.mark()
+    def pids(self) -> list[int]:
+        """The container's processes as the host sees them: its init and every descendant."""
+        init = int(self._state().get("Pid") or 0)
+        if init <= 0:
+            return []
+        try:
+            leader = psutil.Process(init)
+            return [init, *(child.pid for child in leader.children(recursive=True))]
+        except psutil.Error:
+            return []
 
-    def log_lines(self, since: int = 0) -> list[str]:
-        self._sync_log()
-        return self._log.lines(since)
+    def exit_story(self, code: int) -> tuple[str, str]:
+        if self._state().get("OOMKilled"):
+            return (
+                f"was killed for using more than its {self.limits.memory_mb} MB of memory",
+                "use less memory, or ask for a higher limit in the lab",
+            )
+        if code == 0:
+            hint = "it must keep running in the foreground: no daemon mode, no trailing `&`"
+        else:
+            hint = "its log is below; the container has a read-only filesystem except /tmp"
+        return describe_exit(code, verb="exited with code"), hint
 
-    def tail(self, n: int = 20) -> list[str]:
-        self._sync_log()
-        return self._log.tail(n)
-
-    def _sync_log(self) -> None:
+    def sync_log(self) -> None:
         """Append what the container printed since the last look to the log file."""
         if self._container is None:
             return
@@ -209,6 +194,22 @@ class DockerService:
                 out.write(data[self._log_bytes :])
             self._log_bytes = len(data)
 
+    def close(self) -> None:
+        """Keep its log, then remove the container and the host path. Idempotent, never raises."""
+        if self._container is None:
+            return
+        with suppress(Exception):
+            self.sync_log()
+            self._container.stop(timeout=_CLOSE_GRACE_S)
+            self.sync_log()
+        with suppress(Exception):
+            self._container.remove(force=True, v=True)
+        with suppress(Exception):
+            self._container.client.close()
+        if self._path is not None:
+            self._path.close()
+        self._container = None
+
     def _state(self) -> dict[str, Any]:
         if self._container is None:
             return {}
@@ -219,46 +220,7 @@ class DockerService:
         state: dict[str, Any] = self._container.attrs.get("State", {})
         return state
 
-    def _exit_code(self) -> int:
-        return int(self._container.wait(timeout=30).get("StatusCode", 0))
-
-    def _wait_up(self) -> None:
-        deadline = time.monotonic() + self._ready_timeout_s
-        with _client() as client:
-            while True:
-                self._raise_if_exited(f"before it answered on port {self.port}")
-                outcome = _probe(client, self.url + self._health_path, deadline)
-                if isinstance(outcome, int):
-                    return
-                if time.monotonic() >= deadline:
-                    raise self._error(
-                        f"your service did not answer HTTP on port {self.port} within "
-                        f"{self._ready_timeout_s:g} s ({outcome.kind})",
-                        "it must listen on 0.0.0.0:$PORT (labctl sets PORT); if it is only "
-                        "slow to start, raise --ready-timeout",
-                    )
-                time.sleep(_POLL_S)
-
-    def _raise_if_exited(self, when: str) -> None:
-        state = self._state()
-        if state.get("Status") not in ("exited", "dead"):
-            return
-        code = int(state.get("ExitCode", 0))
-        if state.get("OOMKilled"):
-            how = f"was killed for using more than its {self.limits.memory_mb} MB of memory"
-            hint = "use less memory, or ask for a higher limit in the lab"
-        elif code == 0:
-            how = "exited with code 0"
-            hint = "it must keep running in the foreground: no daemon mode, no trailing `&`"
-        else:
-            how = f"exited with code {code}"
-            hint = "its log is below; the container has a read-only filesystem except /tmp"
-        raise self._error(f"your service {how} {when}", hint)
-
-    def _error(self, message: str, hint: str) -> ServiceError:
-        return ServiceError(message, hint=hint, log=self.log_lines(self._run_mark)[-_LOG_TAIL:])
-
 
 def _as_local(code: int) -> int:
-    """Docker reports a process killed by signal N as 128+N; the local Service says -N."""
+    """Docker reports a process killed by signal N as 128+N; the local runner says -N."""
     return -(code - 128) if 128 < code < 160 else code

@@ -27,7 +27,7 @@ from labctl.run import parent
 from labctl.run.parent import EVENTS_FILE, GradingRun, run_spec
 from labctl.watch.changes import Changes, ProjectFilter
 from labctl.watch.session import failed_first
-from tests.conftest import FIXTURES, labctl_env
+from tests.conftest import FIXTURES, ROOT, labctl_env
 from tests.test_grading_runtime import TOY_LABS, TOY_SERVICE
 from tests.test_hygiene import _descendants_and_strays, _wait_until_gone
 
@@ -269,4 +269,39 @@ def test_watch_regrades_the_fixed_stage_first_and_ctrl_c_leaves_nothing(
             terminal.child.terminate(force=True)
     _wait_until_gone(scratch)
     assert _descendants_and_strays(scratch) == []
+    assert list(scratch.iterdir()) == []
+
+
+def test_a_broken_labctl_toml_waits_and_a_new_run_command_gets_a_run_of_its_own(
+    tmp_path: Path, scratch: Path
+) -> None:
+    """The toy lab (no dependencies): labctl.toml is read again on every change; a file that
+    does not parse is reported and waited out, a changed run command starts its own run; q
+    quits with the last verdict's exit code."""
+    project = tmp_path / "project"
+    project.mkdir()
+    service = (ROOT / "tests" / "services" / "toy.py").read_text()
+    (project / "toy.py").write_text(service)
+    assert "time.sleep(3)" in service
+    (project / "fixed.py").write_text(service.replace("time.sleep(3)", "time.sleep(0)"))
+    config = project / "labctl.toml"
+    config.write_text(f'lab = "toy"\n[service]\nrun = "{sys.executable} toy.py"\n')
+    env = labctl_env(
+        TMPDIR=str(scratch), LABCTL_DATA_DIR=str(scratch), LABCTL_LABS_DIR=str(TOY_LABS)
+    )
+    terminal = Terminal(["check", "--watch", "--stage", "slow"], project, env)
+    try:
+        assert "✘ slow" in terminal.wait_for("run took")  # /sleep answers past the timeout
+        config.write_text("lab = [")
+        assert "not valid TOML" in terminal.wait_for("waiting for your next change")
+        config.write_text(f'lab = "toy"\n[service]\nrun = "{sys.executable} fixed.py"\n')
+        run = terminal.wait_for("after your save ·")
+        assert "run 2 · labctl.toml changed" in run
+        assert "✔ slow passes now" in run
+        terminal.child.send("q")
+        assert terminal.exit_code() == 0, terminal.screen
+    finally:
+        if terminal.child.isalive():
+            terminal.child.terminate(force=True)
+    _wait_until_gone(scratch)
     assert list(scratch.iterdir()) == []

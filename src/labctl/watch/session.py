@@ -15,6 +15,7 @@ import os
 import select
 import time
 from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -75,31 +76,28 @@ class Session:
             lab = load_lab(self.request.lab, graders=pack)
             stages = lab.select(self.request.only, self.request.until)
             self.screen.banner(str(self.submission.path), self.request.seed, self.keys.available)
-            changed: list[str] | None = []
-            while changed is not None:
-                try:
-                    changed = self._cycle(lab, stages, changed)
-                except Superseded:
-                    changed, self._held = self._held, []
+            pending: list[str] | None = []  # the first run grades at once
+            with suppress(_Quit):
+                while True:
+                    try:
+                        pending = self._cycle(lab, stages, pending)
+                    except Superseded:
+                        pending, self._held = (self._held or None), []
         return self.last.exit_code if self.last is not None else 0
 
-    def _cycle(self, lab: Lab, stages: tuple[Stage, ...], changed: list[str]) -> list[str] | None:
-        """One spare started, the change (or key) awaited, the run graded. Returns the next
-        change to grade, or None when the learner quits."""
-        if not self.watching.ahead and self.runs > 0 and not changed:
-            waited = self._wait()
-            if waited is None:
-                return None
-            changed = waited
+    def _cycle(
+        self, lab: Lab, stages: tuple[Stage, ...], pending: list[str] | None
+    ) -> list[str] | None:
+        """One run: started (ahead of the change, unless the backend cannot), the change (or
+        'r') awaited when ``pending`` is None, graded. Raises _Quit on 'q'."""
+        if pending is None and not (self.watching.ahead and self.request.backend.starts_ahead):
+            pending = self._wait()
         spare = self._spec(lab, stages, warm=True)
         with GradingRun(spare, self.request.backend, worker_log=self.request.worker_log) as run:
-            if self.runs > 0 and not changed:
-                waited = self._wait()
-                if waited is None:
-                    return None
-                changed = waited
-            self._grade(run, lab, stages, changed)
-        return []
+            if pending is None:
+                pending = self._wait()
+            self._grade(run, lab, stages, pending)
+        return None
 
     def _grade(
         self, run: GradingRun, lab: Lab, stages: tuple[Stage, ...], changed: list[str]
@@ -112,7 +110,7 @@ class Session:
             raise Superseded from exc  # nothing to grade: wait for the next change instead
         if submission_fields(fresh) != run.spec.submission:
             # labctl.toml changed how the service builds or runs: a run made for it, at once.
-            self.submission, self._held = fresh, changed
+            self.submission, self._held = fresh, changed or [CONFIG_NAME]
             raise Superseded
         self.runs += 1
         self.screen.run_started(self.runs, changed)
@@ -137,8 +135,8 @@ class Session:
         first = self.runs == 1
         self.screen.summary(self.last, saved_at=saved_at, first=first, prompt=self.keys.available)
 
-    def _wait(self) -> list[str] | None:
-        """The next batch of changes ([] for 'r'), or None for 'q'."""
+    def _wait(self) -> list[str]:
+        """The next batch of changes ([] for 'r'); raises _Quit for 'q'."""
         readable = [self.changes.fileno()]
         if (key_fd := self.keys.fileno()) is not None:
             readable.append(key_fd)
@@ -149,7 +147,7 @@ class Session:
                 return changed
             for key in self.keys.read().lower():
                 if key == "q":
-                    return None
+                    raise _Quit
                 if key == "r":
                     return []
                 if key == "l":
@@ -194,6 +192,10 @@ class Session:
             stop_after_failure=not self.watching.all_stages,
             warm=warm,
         )
+
+
+class _Quit(Exception):
+    """The learner pressed 'q'."""
 
 
 class BuildWindow:

@@ -193,3 +193,14 @@ def test_a_lost_update_is_caught_at_the_end() -> None:
     assert "off by -10 from the 2 answered ok" in anomaly.message
     gone = bank.check_final(book.ops(), ACCOUNTS, {"a1": 90, "a2": 90})
     assert [a.message for a in gone] == ["account b1 is gone at the end"]
+
+
+def test_an_unanswered_transfer_applied_by_half_is_caught_by_the_total() -> None:
+    book = Book()
+    cut = book.transfer("a1", "b1", 30, (0.0, None), "info")
+    # a1 was debited and b1 never credited: each account alone is explained either way.
+    [anomaly] = bank.check_final(book.ops(), ACCOUNTS, {"a1": 70, "a2": 100, "b1": 50})
+    assert "ended at 220 in total" in anomaly.message
+    assert anomaly.ops == (cut,)
+    assert "possible" not in anomaly.details[0]
+    assert bank.check_final(book.ops(), ACCOUNTS, {"a1": 70, "a2": 100, "b1": 80}) == []

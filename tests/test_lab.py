@@ -114,6 +114,7 @@ def _broken_lab(tmp_path: Path, old: str, new: str) -> Path:
             "budgets.latency.min_achieved_rps",
             "lower",
         ),
+        ("rate = 100 ", "clients = 5\nrate = 100 ", "budgets.latency.rate", "closed model"),
         (
             "[budgets.latency]",
             "[budgets]\nlatency = 3\n[budgetz]",

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
 
@@ -58,18 +58,15 @@ class Recorder:
             return pending.fail({"status": resp.status_code, "body": resp.text[:120]})
         return pending.ok(snapshot)
 
-    def _finish(self, pending: Any, send: Callable[[], httpx.Response]) -> Op:
+    def _finish(self, pending: history.Pending, send: Callable[[], httpx.Response]) -> Op:
         try:
             resp = send()
         except Failure as exc:
-            op: Op = pending.info(_lost(exc))
-            return op
+            return pending.info(_lost(exc))
         result = {"status": resp.status_code}
         if resp.status_code == 201:
-            done: Op = pending.ok(result)
-            return done
-        failed: Op = pending.fail({**result, "body": resp.text[:120]})
-        return failed
+            return pending.ok(result)
+        return pending.fail({**result, "body": resp.text[:120]})
 
 
 def run_clients(
@@ -80,6 +77,7 @@ def run_clients(
     duration_s: float,
     stop: threading.Event | None = None,
     per_client: int | None = None,
+    timeout_s: float = 5.0,
 ) -> None:
     """``clients`` loops of ``work(http, name)``, each on its own connection, until
     ``duration_s`` has passed, ``stop`` is set or each ran ``per_client`` times."""
@@ -87,7 +85,7 @@ def run_clients(
     deadline = time.monotonic() + duration_s
 
     def client(name: str) -> None:
-        with Http(service.url, service=service, timeout_s=5.0) as http:
+        with Http(service.url, service=service, timeout_s=timeout_s) as http:
             n = 0
             while not stop.is_set() and time.monotonic() < deadline:
                 if per_client is not None and n >= per_client:

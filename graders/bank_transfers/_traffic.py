@@ -14,16 +14,39 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 
 from labctl.grading import Failure, History, Http, Op, Service, expect, history
 
-from ._support import transfer, withdraw
+from ._support import new_owner, open_account, transfer, withdraw
 
 T = TypeVar("T")
 Account = history.bank.Account
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """What a concurrent stage judges: its accounts, every operation, the balances at the end."""
+
+    accounts: tuple[Account, ...]
+    ops: tuple[Op, ...]
+    final: dict[str, int]
+
+
+def open_accounts(
+    service: Service, rng: random.Random, *, tag: str, owners: int, each: int, opening: int
+) -> tuple[Account, ...]:
+    """``owners`` new owners with ``each`` accounts of ``opening`` cents."""
+    accounts = []
+    with Http(service.url, service=service) as http:
+        for _ in range(owners):
+            owner = new_owner(rng, tag)
+            for _ in range(each):
+                accounts.append(Account(open_account(http, owner, opening), owner, opening))
+    return tuple(accounts)
 
 
 class Recorder:
@@ -145,6 +168,11 @@ def final_read(recorder: Recorder, service: Service) -> Mapping[str, int]:
         )
     snapshot: Mapping[str, int] = op.result
     return snapshot
+
+
+def answered(op: Op) -> bool:
+    """A move that got an answer of the contract's (201, or 422 for a rule refusal)."""
+    return isinstance(op.result, dict) and op.result.get("status") in (201, 422)
 
 
 def statuses(ops: Sequence[Op], f: str) -> dict[str, int]:

@@ -6,15 +6,13 @@ transfer answered 201 must be applied exactly once and none refused applied at a
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from labctl.grading import Http, Op, Service, expect, history, points, stage
+from labctl.grading import Http, Service, expect, history, points, stage
 
-from ._support import new_owner, open_account
-from ._traffic import Account, Recorder, final_read, mover, run_clients
+from ._traffic import Recorder, Traffic, final_read, mover, open_accounts, run_clients
 
 pytestmark = stage("conservation")
 
@@ -25,17 +23,12 @@ MAX_AMOUNT = 60
 WITHDRAWALS = 0.1  # share of the movers' requests that are withdrawals
 
 
-@dataclass(frozen=True)
-class Traffic:
-    accounts: tuple[Account, ...]
-    ops: tuple[Op, ...]
-    final: dict[str, int]
-
-
 @pytest.fixture(scope="module")
 def traffic(service: Service, seed: int) -> Traffic:
     rng = random.Random(f"{seed}/conservation")
-    accounts = _open(service, rng)
+    accounts = open_accounts(
+        service, rng, tag="conserve", owners=OWNERS, each=PER_OWNER, opening=OPENING
+    )
     recorder = Recorder(history.History())
     step = mover(recorder, accounts, rng, max_amount=MAX_AMOUNT, withdrawals=WITHDRAWALS)
 
@@ -47,16 +40,6 @@ def traffic(service: Service, seed: int) -> Traffic:
     run_clients(service, MOVERS + READERS, work, duration_s=DURATION_S)
     final = dict(final_read(recorder, service))
     return Traffic(accounts, recorder.history.ops(), final)
-
-
-def _open(service: Service, rng: random.Random) -> tuple[Account, ...]:
-    accounts = []
-    with Http(service.url, service=service) as http:
-        for _ in range(OWNERS):
-            owner = new_owner(rng, "conserve")
-            for _ in range(PER_OWNER):
-                accounts.append(Account(open_account(http, owner, OPENING), owner, OPENING))
-    return tuple(accounts)
 
 
 @points(6)

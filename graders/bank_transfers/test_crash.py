@@ -9,16 +9,14 @@ from __future__ import annotations
 import random
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from labctl import ServiceError
-from labctl.grading import Http, Op, Service, expect, history, points, stage
+from labctl.grading import Http, Service, expect, history, points, stage
 
-from ._support import new_owner, open_account
-from ._traffic import Account, Recorder, final_read, mover, run_clients
+from ._traffic import Recorder, Traffic, final_read, mover, open_accounts, run_clients
 
 pytestmark = stage("crash")
 
@@ -30,17 +28,12 @@ WITHDRAWALS = 0.1
 RESTART_TIMEOUT_S = 15.0
 
 
-@dataclass(frozen=True)
-class Traffic:
-    accounts: tuple[Account, ...]
-    ops: tuple[Op, ...]
-    final: dict[str, int]
-
-
 @pytest.fixture(scope="module")
 def traffic(service: Service, seed: int) -> Traffic:
     rng = random.Random(f"{seed}/crash")
-    accounts = _open(service, rng)
+    accounts = open_accounts(
+        service, rng, tag="crash", owners=OWNERS, each=PER_OWNER, opening=OPENING
+    )
     recorder = Recorder(history.History())
     step = mover(recorder, accounts, rng, max_amount=MAX_AMOUNT, withdrawals=WITHDRAWALS)
 
@@ -78,16 +71,6 @@ def _restart(service: Service) -> None:
             got=exc.message,
             hint=exc.hint,
         ) from None
-
-
-def _open(service: Service, rng: random.Random) -> tuple[Account, ...]:
-    accounts = []
-    with Http(service.url, service=service) as http:
-        for _ in range(OWNERS):
-            owner = new_owner(rng, "crash")
-            for _ in range(PER_OWNER):
-                accounts.append(Account(open_account(http, owner, OPENING), owner, OPENING))
-    return tuple(accounts)
 
 
 @points(6)

@@ -9,10 +9,10 @@ from __future__ import annotations
 import random
 import threading
 
-from labctl.grading import Http, Op, Service, expect, history, points, stage
+from labctl.grading import Http, Service, expect, history, points, stage
 
 from ._support import new_owner, open_account
-from ._traffic import Account, Recorder, final_read, run_clients, statuses
+from ._traffic import Account, Recorder, answered, final_read, run_clients, statuses
 
 pytestmark = stage("deadlocks")
 
@@ -42,7 +42,7 @@ def test_opposite_transfers_never_fail(service: Service, seed: int) -> None:
             amount = rng.randint(1, 50)
         a, b = pairs[(n // 2 + i) % PAIRS]
         source, target = (a, b) if n % 2 == 0 else (b, a)
-        if not _answered(recorder.transfer(http, client, source.id, target.id, amount)):
+        if not answered(recorder.transfer(http, client, source.id, target.id, amount)):
             wrong.set()  # one is enough to fail: stop sending
 
     wrong = threading.Event()
@@ -56,7 +56,7 @@ def test_opposite_transfers_never_fail(service: Service, seed: int) -> None:
         timeout_s=TIMEOUT_S,
     )
     ops = recorder.history.ops()
-    odd = [op for op in ops if op.f == "transfer" and not _answered(op)]
+    odd = [op for op in ops if op.f == "transfer" and not answered(op)]
     if odd:
         raise expect.fail(
             f"{len(odd)} of {len(ops)} opposite transfers did not answer 201 or 422",
@@ -73,10 +73,6 @@ def test_opposite_transfers_never_fail(service: Service, seed: int) -> None:
         what="the balances after the opposite transfers",
         hint="a retried transaction must start again from the beginning, in a new transaction",
     )
-
-
-def _answered(op: Op) -> bool:
-    return isinstance(op.result, dict) and op.result.get("status") in (201, 422)
 
 
 def _open_pairs(service: Service, rng: random.Random) -> list[tuple[Account, Account]]:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import random
 
-from labctl.grading import Http, Lab, Load, Op, Service, expect, history, points, stage
+from labctl.grading import Lab, Load, Service, expect, history, points, stage
 
-from ._support import new_owner, open_account
-from ._traffic import Account, Recorder, mover
+from ._traffic import Recorder, answered, mover, open_accounts
 
 pytestmark = stage("throughput")
 
@@ -23,22 +22,16 @@ OPENING = 10_000_000  # ample: insufficient funds stays rare (and a 422 is an an
 MAX_AMOUNT = 100
 
 
-def _answered(op: Op) -> bool:
-    return isinstance(op.result, dict) and op.result.get("status") in (201, 422)
-
-
 @points(8)
 def test_hot_accounts_hold_the_throughput_budget(
-    http: Http, service: Service, load: Load, lab: Lab, rng: random.Random
+    service: Service, load: Load, lab: Lab, rng: random.Random
 ) -> None:
     """50 clients on 10 hot accounts for 10 s: no errors, p99 and transfers/s within budget"""
-    accounts = []
-    for _ in range(OWNERS):
-        owner = new_owner(rng, "hot")
-        for _ in range(PER_OWNER):
-            accounts.append(Account(open_account(http, owner, OPENING), owner, OPENING))
+    accounts = open_accounts(
+        service, rng, tag="hot", owners=OWNERS, each=PER_OWNER, opening=OPENING
+    )
     recorder = Recorder(history.History())
     step = mover(recorder, accounts, rng, max_amount=MAX_AMOUNT)
     budget = lab.budget("throughput")
-    report = load.closed(step, budget=budget, history=recorder.history, answered=_answered)
+    report = load.closed(step, budget=budget, history=recorder.history, answered=answered)
     expect.within_budget(report, budget)

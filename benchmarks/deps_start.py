@@ -25,10 +25,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from labctl._net import free_port
-from labctl.deps import local
-from labctl.deps._find import _version_output, find_postgres, find_redis, version
-from labctl.deps._pgtemplate import reachable_install, template
-from labctl.deps._process import User, give, postgres_user
+from labctl.backends import local
+from labctl.backends.local._find import _version_output, find_postgres, find_redis, version
+from labctl.backends.local._pgtemplate import reachable_install, template
+from labctl.backends.local._process import User, give, postgres_user
 
 
 @contextmanager

@@ -17,13 +17,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import time
 from pathlib import Path
 
+from labctl.backends import named
 from labctl.environment import Environment, Options
-from labctl.lab import load_lab
-from labctl.submission import load_submission
+from labctl.model.lab import load_lab
+from labctl.model.submission import load_submission
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDINS = {
@@ -36,7 +38,8 @@ PHASES = ("dependencies", "build", "service", "teardown")
 def one_start(backend: str) -> dict[str, float]:
     lab = load_lab("url-shortener")
     submission = load_submission(ROOT / "fixtures/url-shortener/reference")
-    env = Environment(lab, submission, Options(seed=1, backend=backend))
+    options = Options(seed=1, run_id=secrets.token_hex(6))
+    env = Environment(lab, submission, named(backend), options)
     with env:
         timings = {
             "dependencies": env.timings.dependencies_s,

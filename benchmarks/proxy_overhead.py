@@ -17,8 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from labctl.deps import local
-from labctl.proxy import ProxyServer
+from labctl.backends import local
+from labctl.faults.proxy import ProxyServer
 
 PING = b"*1\r\n$4\r\nPING\r\n"
 

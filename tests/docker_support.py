@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from labctl._docker import LABEL, engine_status
+from labctl.backends.docker.engine import LABEL, engine_status
 
 STANDIN_ENV = {
     "LABCTL_POSTGRES_IMAGE": "labctl-standin/postgres:15",

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from labctl._docker import engine_status, resolve_backend
+from labctl.backends import choose
+from labctl.backends.docker.engine import engine_status
 from labctl.errors import ConfigError, LabctlError, SubmissionError
-from labctl.submission import load_submission
+from labctl.model.submission import load_submission
 from tests.conftest import FIXTURES
 
 REFERENCE = FIXTURES / "url-shortener" / "reference"
@@ -37,7 +38,7 @@ def test_a_dockerfile_only_project_needs_no_start_command(tmp_path: Path) -> Non
     submission = load_submission(project(tmp_path, 'dockerfile = "Dockerfile"'))
     assert submission.run == ""
     with pytest.raises(SubmissionError, match="no start command"):
-        resolve_backend("local", submission)
+        choose("local", submission)
 
 
 @pytest.mark.parametrize(
@@ -55,18 +56,18 @@ def test_bad_docker_keys_are_clear_errors(tmp_path: Path, service: str, message:
 
 def test_auto_is_local_without_a_dockerfile(tmp_path: Path) -> None:
     submission = load_submission(project(tmp_path, 'run = "x"', dockerfile=False))
-    assert resolve_backend("auto", submission) == "local"
+    assert choose("auto", submission).name == "local"
 
 
 def test_auto_is_local_when_no_engine_answers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
     assert engine_status()[0] is False
-    assert resolve_backend("auto", load_submission(REFERENCE)) == "local"
+    assert choose("auto", load_submission(REFERENCE)).name == "local"
     with pytest.raises(LabctlError, match="no Docker engine") as caught:
-        resolve_backend("docker", load_submission(REFERENCE))
+        choose("docker", load_submission(REFERENCE))
     assert caught.value.exit_code == 3
 
 
 def test_an_unknown_backend_is_a_usage_error() -> None:
     with pytest.raises(ConfigError, match="--backend 'podman'"):
-        resolve_backend("podman", load_submission(REFERENCE))
+        choose("podman", load_submission(REFERENCE))

@@ -16,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from labctl.cohort import Aggregate, Row, load_results, p99_ms, submissions
 from labctl.errors import ConfigError
 from labctl.report.cohort import render_csv, render_html
+from labctl.results.cohort import Aggregate, Row, p99_ms
+from labctl.run.cohort import load_results, submissions
 from tests.conftest import FIXTURES, ROOT, labctl_env
 from tests.test_fixtures import SEED, outcome, restricted
 from tests.test_hygiene import HANGS, _descendants_and_strays, _finish, _wait_for

@@ -18,11 +18,17 @@ import psycopg
 import pytest
 import redis
 
-import labctl.deps
+import labctl.backends
 from labctl._net import poll, port_open
-from labctl.deps import DependencyHandle, available, create
-from labctl.deps._find import package_dir
-from labctl.deps.local import LocalServer, PostgresServer, RedisServer
+from labctl.backends import DependencyHandle
+from labctl.backends.local._find import find_redis, package_dir
+from labctl.backends.local.deps import (
+    LocalServer,
+    PostgresServer,
+    RedisServer,
+    available,
+    create,
+)
 from labctl.errors import DependencyError
 
 
@@ -345,7 +351,7 @@ def test_servers_die_with_the_harness(workdir: Path) -> None:
         """
         import sys
         from pathlib import Path
-        from labctl.deps import create
+        from labctl.backends.local.deps import create
         pg = create("postgres", "postgres", Path(sys.argv[1]))
         pg.start()
         rd = create("redis", "redis", Path(sys.argv[1]))
@@ -405,4 +411,33 @@ def test_available_describes_both_kinds() -> None:
 
 
 def test_public_surface() -> None:
-    assert labctl.deps.__all__ == ["DependencyHandle", "Finding", "available", "create"]
+    assert labctl.backends.__all__ == [
+        "BACKEND_CHOICES",
+        "Backend",
+        "DependencyHandle",
+        "Finding",
+        "Site",
+        "choose",
+        "named",
+    ]
+
+
+def test_a_redis_server_symlink_is_run_by_its_own_name(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's redis-server is a symlink to redis-check-rdb, which serves only when called
+    redis-server: the server found on PATH must be run by the name it was found under."""
+    real = workdir / "redis-check-rdb"
+    real.write_text('#!/bin/sh\n[ "$(basename "$0")" = redis-server ] || exit 7\nexec sleep 30\n')
+    real.chmod(0o755)
+    bin_dir = workdir / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "redis-server").symlink_to(real)
+    monkeypatch.delenv("LABCTL_REDIS_SERVER", raising=False)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    found = find_redis()
+    assert found.path == bin_dir / "redis-server"
+    monkeypatch.setenv("LABCTL_REDIS_SERVER", str(bin_dir / "redis-server"))
+    assert find_redis().path == bin_dir / "redis-server"
+    with pytest.raises(subprocess.TimeoutExpired):  # it serves (sleeps) rather than exit 7
+        subprocess.run([str(found.path)], timeout=0.5, check=False)

@@ -13,10 +13,11 @@ import httpx
 import psycopg
 import pytest
 
+from labctl.backends import named
 from labctl.environment import Environment, Options
 from labctl.errors import DependencyError
-from labctl.lab import load_lab
-from labctl.submission import load_submission
+from labctl.model.lab import load_lab
+from labctl.model.submission import load_submission
 from tests.conftest import ROOT
 from tests.docker_support import PYTHON_ONLY, STANDIN_ENV, leftovers, require_docker
 
@@ -36,7 +37,8 @@ def probe_env() -> Iterator[Environment]:
     saved = {k: os.environ.get(k) for k in STANDIN_ENV}
     os.environ.update(STANDIN_ENV)
     lab = load_lab("url-shortener")
-    env = Environment(lab, load_submission(PROBE), Options(seed=1, backend="docker"))
+    options = Options(seed=1, run_id="probe" + os.urandom(3).hex())
+    env = Environment(lab, load_submission(PROBE), named("docker"), options)
     try:
         with env:
             yield env
@@ -128,8 +130,9 @@ def test_limits_are_reported_in_the_result_meta(probe_env: Environment) -> None:
 def test_dependency_handles_pause_stop_and_start(probe_env: Environment) -> None:
     postgres = probe_env.deps["postgres"]
     proxy = probe_env.proxies["postgres"]  # the service reaches Postgres through its fault proxy
-    assert proxy.host == probe_env.docker_run.gateway
-    assert probe_env.dependency_url("postgres").startswith(
+    assert probe_env.site is not None
+    assert proxy.host == probe_env.site.host
+    assert probe_env.service_env()["DATABASE_URL"].startswith(
         f"postgresql://labctl:labctl@{proxy.host}:{proxy.port}/"
     )
     postgres.pause()
@@ -149,7 +152,7 @@ def test_service_terminate_kill_and_restart(probe_env: Environment) -> None:
     assert service.kill() == -9
     assert not service.running
     service.start()
-    assert service.wait_healthy(10) == 200
+    assert service.wait_ready(10)
     service.restart()
     assert service.running
     assert httpx.get(service.url + "/healthz", trust_env=False).status_code == 200
@@ -158,10 +161,10 @@ def test_service_terminate_kill_and_restart(probe_env: Environment) -> None:
 def test_a_missing_image_is_a_clear_dependency_error(tmp_path: Path) -> None:
     os.environ["LABCTL_REDIS_IMAGE"] = "labctl-no-such-image:1"
     lab = load_lab("url-shortener")
-    env = Environment(lab, load_submission(PROBE), Options(seed=1, backend="docker"))
+    options = Options(seed=1, run_id="missing" + os.urandom(3).hex())
+    env = Environment(lab, load_submission(PROBE), named("docker"), options)
     with pytest.raises(DependencyError) as caught, env:
         pass
     assert "labctl-no-such-image:1" in str(caught.value)
     assert "LABCTL_REDIS_IMAGE" in caught.value.hint
-    assert env.docker_run is not None
-    assert env.docker_run.run_id not in str(leftovers())
+    assert options.run_id not in str(leftovers())

@@ -15,16 +15,17 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from labctl import proxy as toxics
-from labctl.deps import DependencyHandle, create
-from labctl.deps.local import redis_pong
+from labctl.backends import DependencyHandle
+from labctl.backends.kinds import KINDS
+from labctl.backends.local.deps import create
 from labctl.errors import Failure, Inconclusive
 from labctl.faults import Faults
+from labctl.faults import proxy as toxics
+from labctl.faults.proxy import ProxyServer
+from labctl.faults.traffic import PacedTraffic, Sample, Window, per_second, window
 from labctl.grading import Http, expect
-from labctl.proxy import ProxyServer
 from labctl.report import render_terminal
 from labctl.results import CheckResult, Result, StageResult, Status
-from labctl.traffic import PacedTraffic, Sample, Window, per_second, window
 
 
 @pytest.fixture(scope="module")
@@ -39,18 +40,23 @@ def redis_dep() -> Iterator[DependencyHandle]:
 def faults(redis_dep: DependencyHandle) -> Iterator[Faults]:
     with ProxyServer(seed=3) as server:
         proxy = server.proxy("redis", redis_dep.host, redis_dep.port)
-        yield Faults(deps={"redis": redis_dep}, proxies={"redis": proxy}, service=None)
+        yield Faults(
+            deps={"redis": redis_dep},
+            proxies={"redis": proxy},
+            service=None,
+            connect=lambda url, timeout_s: Http(url, timeout_s=timeout_s),
+        )
 
 
 def pong_through(faults: Faults) -> bool:
-    return redis_pong("127.0.0.1", faults.proxies["redis"].port)
+    return KINDS["redis"].ready("127.0.0.1", faults.proxies["redis"].port)
 
 
 def test_each_fault_is_undone_and_timed(faults: Faults, redis_dep: DependencyHandle) -> None:
     paused = faults.pause("redis")
-    assert not redis_pong(redis_dep.host, redis_dep.port)
+    assert not KINDS["redis"].ready(redis_dep.host, redis_dep.port)
     paused.end()
-    assert redis_pong(redis_dep.host, redis_dep.port)
+    assert KINDS["redis"].ready(redis_dep.host, redis_dep.port)
     faults.toxic("redis", toxics.timeout())
     faults.down("redis")
     stopped = faults.stop("redis")
@@ -85,7 +91,7 @@ def test_undo_keeps_going_after_a_failure_and_raises_it(faults: Faults) -> None:
 def test_restart_is_a_fault_that_ends_at_once(faults: Faults, redis_dep: DependencyHandle) -> None:
     fault = faults.restart("redis")
     assert not fault.active
-    assert redis_pong(redis_dep.host, redis_dep.port)
+    assert KINDS["redis"].ready(redis_dep.host, redis_dep.port)
 
 
 def test_unknown_names_are_refused(faults: Faults) -> None:
@@ -127,7 +133,7 @@ def test_paced_traffic_keeps_its_rate_and_records_errors(web: str) -> None:
         expect.status(http.get("/bad" if i % 10 == 0 else "/"), 200)
 
     origin = time.monotonic()
-    with PacedTraffic(web, send, rate=100, clients=4, origin=origin) as traffic:
+    with PacedTraffic(lambda: Http(web), send, rate=100, clients=4, origin=origin) as traffic:
         traffic.wait(1.0)
     samples = traffic.samples
     assert 90 <= len(samples) <= 110  # due times are fixed: about rate x duration
@@ -140,14 +146,15 @@ def test_paced_traffic_keeps_its_rate_and_records_errors(web: str) -> None:
 
 def test_a_stalled_service_is_not_hidden_by_a_waiting_client(web: str) -> None:
     """One client, 20 requests a second, 200 ms each: the backlog shows in the latency."""
-    with PacedTraffic(web, lambda http, i: http.get("/slow"), rate=20, clients=1) as traffic:
+    slow = PacedTraffic(lambda: Http(web), lambda http, i: http.get("/slow"), rate=20, clients=1)
+    with slow as traffic:
         traffic.wait(1.0)
     latencies = [s.latency_s for s in traffic.samples]
     assert latencies[-1] > latencies[0] + 0.3  # each waited for the ones before it
 
 
 def test_paced_traffic_stops_at_max_s(web: str) -> None:
-    traffic = PacedTraffic(web, lambda http, i: http.get("/"), rate=50, max_s=0.2)
+    traffic = PacedTraffic(lambda: Http(web), lambda http, i: http.get("/"), rate=50, max_s=0.2)
     traffic.start()
     time.sleep(0.6)  # well past max_s: the schedule is over, the threads have nothing left
     traffic.stop()

@@ -112,7 +112,7 @@ def test_killed_grading_process_leaves_nothing(tmp_path: Path, scratch: Path) ->
     the CLI deletes what it had on disk."""
     cli = _start_hanging_check(tmp_path, scratch)
     worker = next(
-        p for p in psutil.Process(cli.pid).children() if "labctl.worker" in " ".join(p.cmdline())
+        p for p in psutil.Process(cli.pid).children() if "labctl.run.child" in " ".join(p.cmdline())
     )
     worker.kill()
     output = _finish(cli)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import LabError
-from labctl.lab import list_labs, load_lab
+from labctl.model.lab import list_labs, load_lab
 from tests.conftest import ROOT
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import ConfigError, LabError
-from labctl.lab import load_lab
+from labctl.model.lab import load_lab
 from labctl.report.classroom import classroom_result
 from labctl.report.junit import render_junit
 from labctl.results import CheckResult, ExitCode, Result, StageResult, Status, verdict_of
-from labctl.scoring import apply_pass_mark
+from labctl.results.scoring import apply_pass_mark
 from tests.conftest import ROOT, labctl, labctl_env
 
 TOY_SERVICE = f"{sys.executable} {ROOT / 'tests' / 'services' / 'toy.py'}"

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from labctl import proxy as toxics
-from labctl.proxy import Proxy, ProxyServer, Toxic
+from labctl.faults import proxy as toxics
+from labctl.faults.proxy import Proxy, ProxyServer, Toxic
 
 
 class Echo:

@@ -7,10 +7,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from labctl.checkrun import combined, stability
-from labctl.lab import load_lab
-from labctl.provenance import lab_version
+from labctl.model.lab import load_lab
 from labctl.results import Result, StageResult, Status
+from labctl.run.check import combined, stability
+from labctl.run.provenance import lab_version
 from tests.conftest import ROOT, Run, labctl, labctl_env
 
 TOY_SERVICE = f"{sys.executable} {ROOT / 'tests' / 'services' / 'toy.py'}"

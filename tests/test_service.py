@@ -1,4 +1,4 @@
-"""labctl.service against real processes: tiny HTTP services written inline, no mocks."""
+"""The local service runner against real processes: tiny HTTP services written inline, no mocks."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ import psutil
 import pytest
 
 from labctl._net import free_port
+from labctl.backends.local.service import LocalRunner, run_build
 from labctl.errors import ServiceError
-from labctl.service import Service, run_build
+from labctl.services.readiness import HttpProbe
+from labctl.services.replica import Replica
 
 PYTHON = shlex.quote(sys.executable)
 
@@ -55,28 +57,28 @@ if mode == "no-http":
 http.server.HTTPServer((host, port), Handler).serve_forever()
 """
 
-MakeService = Callable[..., Service]
+MakeService = Callable[..., Replica]
 
 
 @pytest.fixture
 def make_service(tmp_path: Path) -> Iterator[MakeService]:
     (tmp_path / "server.py").write_text(SERVER)
-    made: list[Service] = []
+    made: list[Replica] = []
 
     def make(
         run: str = f"{PYTHON} server.py",
         *,
         env: dict[str, str] | None = None,
         ready_timeout_s: float = 10.0,
-    ) -> Service:
-        service = Service(
+    ) -> Replica:
+        runner = LocalRunner(
             run=run,
             cwd=tmp_path,
             env=env or {},
             port=free_port(),
-            ready_timeout_s=ready_timeout_s,
             log_path=tmp_path / "service.log",
         )
+        service = Replica(runner, HttpProbe("/healthz"), ready_timeout_s=ready_timeout_s)
         made.append(service)
         return service
 
@@ -85,7 +87,7 @@ def make_service(tmp_path: Path) -> Iterator[MakeService]:
         service.close()
 
 
-def get(service: Service, path: str = "/healthz") -> int:
+def get(service: Replica, path: str = "/healthz") -> int:
     return httpx.get(service.url + path, trust_env=False).status_code
 
 
@@ -96,7 +98,12 @@ def gone(pid: int) -> bool:
         return True
 
 
-def start_error(service: Service) -> tuple[ServiceError, float]:
+def leader(service: Replica) -> int | None:
+    assert isinstance(service.runner, LocalRunner)
+    return service.runner.pid
+
+
+def start_error(service: Replica) -> tuple[ServiceError, float]:
     began = time.monotonic()
     with pytest.raises(ServiceError) as info:
         service.start()
@@ -112,20 +119,24 @@ def test_a_good_service_starts_answers_and_its_prints_are_captured(
     assert service.running
     assert service.url == f"http://127.0.0.1:{service.port}"
     assert get(service) == 200
-    assert service.wait_healthy(5) == 200
-    assert f"hello from the service {service.pid}" in service.log_lines()
+    assert service.wait_ready(5)
+    identity = service.identity()
+    assert identity is not None
+    assert f"hello from the service {identity.pid}" in service.log_lines()
 
 
 def test_restart_keeps_the_port_and_appends_to_the_log(make_service: MakeService) -> None:
     service = make_service()
     service.start()
-    first_pid, mark = service.pid, service.log_mark()
+    first, mark = service.identity(), service.log_mark()
 
     service.restart()
 
-    assert service.pid != first_pid
+    now = service.identity()
+    assert now is not None
+    assert now != first
     assert get(service) == 200
-    assert service.log_lines(mark) == [f"hello from the service {service.pid}"]
+    assert service.log_lines(mark) == [f"hello from the service {now.pid}"]
     assert sum("hello" in line for line in service.log_lines()) == 2
 
 
@@ -199,8 +210,9 @@ def test_a_service_on_the_wrong_port_fails_within_3_s(make_service: MakeService)
     )
     assert "PORT environment variable" in error.hint
     assert any("hello from the service" in line for line in error.log)
-    assert service.pid is not None
-    assert gone(service.pid)
+    pid = leader(service)
+    assert pid is not None
+    assert gone(pid)
 
 
 def test_a_service_that_never_listens_fails_after_the_ready_timeout(
@@ -213,8 +225,9 @@ def test_a_service_that_never_listens_fails_after_the_ready_timeout(
     assert 0.5 <= elapsed < 2
     assert f"did not listen on port {service.port} within 0.5 s" in error.message
     assert "--ready-timeout" in error.hint
-    assert service.pid is not None
-    assert gone(service.pid)
+    pid = leader(service)
+    assert pid is not None
+    assert gone(pid)
 
 
 def test_a_service_bound_to_another_address_is_told_so(make_service: MakeService) -> None:
@@ -234,31 +247,32 @@ def test_a_service_that_speaks_no_http_is_told_so(make_service: MakeService) -> 
     assert f"accepts connections on port {service.port} but does not answer HTTP" in error.message
 
 
-def test_wait_healthy_gives_up_early_on_a_missing_route(make_service: MakeService) -> None:
+def test_wait_ready_gives_up_early_on_a_missing_route(make_service: MakeService) -> None:
     service = make_service(env={"MODE": "404"})
     service.start()  # any HTTP answer means UP
 
     began = time.monotonic()
-    assert service.wait_healthy(10) == 404
+    assert not service.wait_ready(10)
     assert time.monotonic() - began < 2.5
 
 
-def test_wait_healthy_raises_if_the_service_exits(make_service: MakeService) -> None:
+def test_wait_ready_raises_if_the_service_exits(make_service: MakeService) -> None:
     service = make_service(env={"MODE": "503-then-exit"})
     service.start()
 
     with pytest.raises(ServiceError, match="exited with code 5 while labctl waited"):
-        service.wait_healthy(10)
+        service.wait_ready(10)
 
 
 def test_close_leaves_no_process_behind(make_service: MakeService) -> None:
     # A background child in the group, and one that left the group with setsid.
     service = make_service(f"sleep 1000 & setsid sleep 1001 & {PYTHON} server.py")
     service.start()
-    assert service.pid is not None
-    pids = {service.pid} | {p.pid for p in psutil.Process(service.pid).children(recursive=True)}
+    first = leader(service)
+    assert first is not None
+    pids = {first} | {p.pid for p in psutil.Process(first).children(recursive=True)}
     assert len(pids) >= 3  # bash stays as the leader of a list, or execs its last command
-    assert {os.getpgid(pid) == service.pid for pid in pids} == {True, False}
+    assert {os.getpgid(pid) == first for pid in pids} == {True, False}
 
     service.close()
     service.close()  # idempotent

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import SubmissionError
-from labctl.submission import load_submission
+from labctl.model.submission import load_submission
 
 
 def test_reads_run_and_build(tmp_path: Path) -> None:

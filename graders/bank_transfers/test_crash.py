@@ -63,7 +63,7 @@ def _kill_after(service: Service, delay_s: float, crashed: threading.Event) -> N
 def _restart(service: Service) -> None:
     try:
         service.start()
-        service.wait_healthy(RESTART_TIMEOUT_S)
+        service.wait_ready(RESTART_TIMEOUT_S)
     except ServiceError as exc:
         raise expect.fail(
             "the service did not start again after a crash",

@@ -73,4 +73,4 @@ def _restart(service: Service) -> None:
             got=exc.message,
             hint=exc.hint,
         ) from None
-    service.wait_healthy(10.0)
+    service.wait_ready(10.0)

@@ -61,7 +61,7 @@ def test_recovers_without_a_restart(
     http: Http, service: Service, faults: Faults, rng: random.Random
 ) -> None:
     """After Postgres comes back, POST /links works again within 5 s, with no restart"""
-    pid = service.pid
+    before = service.identity()  # the process serving PORT, as both backends see it
     with faults.stop("postgres"):
         for _ in range(TRIES):  # the service's connections break now, whatever it answers
             with contextlib.suppress(Failure):  # judged by the other check
@@ -69,8 +69,15 @@ def test_recovers_without_a_restart(
     back = time.monotonic()
     last = _first_success(service, rng, back + RECOVER_WITHIN_S)
     if isinstance(last, httpx.Response) and last.status_code == 201:
-        if service.pid != pid:
-            raise expect.fail("your service was restarted during the outage")
+        now = service.identity()
+        if now != before:
+            raise expect.fail(
+                "your service was restarted during the outage",
+                expected=f"the same server process throughout ({before})",
+                got=f"another one ({now}): it exited and something started it again",
+                hint="a lost database connection must not end the process: catch the error, "
+                "answer 503, and reconnect",
+            )
         url = new_url(rng, "back")
         follow(http, shorten(http, url), url)
         return

@@ -52,7 +52,7 @@ def _restart(service: Service) -> None:
         raise expect.fail(
             f"after SIGTERM, your service did not start again: {exc.message}", hint=exc.hint
         ) from None
-    service.wait_healthy(10.0)
+    service.wait_ready(10.0)
 
 
 @points(5)

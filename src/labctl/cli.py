@@ -16,14 +16,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from labctl import checkup, cohort
-from labctl._docker import resolve_backend
-from labctl.checkrun import CheckRequest
-from labctl.checkrun import check as run_request
+from labctl import doctor as checkup
+from labctl.backends import choose as choose_backend
 from labctl.errors import ConfigError, LabctlError, SubmissionError
-from labctl.lab import Lab, list_labs, load_lab
 from labctl.load import Scenario, as_json, summary
 from labctl.load import run as run_load
+from labctl.model.lab import Lab, list_labs, load_lab
+from labctl.model.submission import CONFIG_NAME, Submission, load_submission
 from labctl.report import write_atomic
 from labctl.report.cohort import write_csv
 from labctl.report.cohort import write_html as write_cohort_html
@@ -31,7 +30,10 @@ from labctl.report.live import Progress
 from labctl.report.outputs import Outputs, write_outputs
 from labctl.report.terminal import status_glyphs
 from labctl.results import ExitCode
-from labctl.submission import CONFIG_NAME, Submission, load_submission
+from labctl.results.cohort import Aggregate, Row
+from labctl.run import cohort
+from labctl.run.check import CheckRequest
+from labctl.run.check import check as run_request
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -150,7 +152,7 @@ def check(
 ) -> None:
     """Start your service with real dependencies and grade it, stage by stage."""
     submission = _or_exit(load_submission, path, run=run)
-    chosen_backend = _or_exit(resolve_backend, backend, submission)
+    chosen_backend = _or_exit(choose_backend, backend, submission)
     chosen_seed = seed if seed is not None else secrets.randbelow(1_000_000)
     request = CheckRequest(
         lab=_lab_id(lab, submission),
@@ -327,7 +329,7 @@ def report_merge(
     _write_aggregate(_or_exit(cohort.load_results, results), csv_path, html_path)
 
 
-def _print_row(row: cohort.Row) -> None:
+def _print_row(row: Row) -> None:
     result = row.result or {}
     verdict = result.get("verdict", "not graded")
     points = result.get("points", {})
@@ -335,7 +337,7 @@ def _print_row(row: cohort.Row) -> None:
     err.print(f"{escape(row.name)}  {verdict}  {escape(str(detail))}", soft_wrap=True)
 
 
-def _write_aggregate(aggregate: cohort.Aggregate, csv_path: Path, html_path: Path) -> None:
+def _write_aggregate(aggregate: Aggregate, csv_path: Path, html_path: Path) -> None:
     write_csv(aggregate, csv_path)
     write_cohort_html(aggregate, html_path)
     out.print(f"{len(aggregate.rows)} submissions: {csv_path}, {html_path}")

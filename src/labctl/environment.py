@@ -1,10 +1,12 @@
-"""The world a check runs in: the lab's dependencies, its upstream stubs and the learner's service.
+"""The world a check runs in: the lab's dependencies, its upstream stubs, the fault proxies and
+the learner's service (all its replicas), on one backend.
 
-``Environment`` is a context manager. Entering it starts every dependency and stub the lab
-declares, passes their URLs to the service in the env vars the lab names, runs the service's
-build step, starts the service and waits until it answers. Leaving it stops everything it
+``Environment`` is a context manager with one start sequence, whichever backend it is given:
+open the backend's site, start each dependency, put a fault proxy in front of each (the service
+only ever sees proxies), start the stubs, build the service, then start each replica with the
+env contract and wait until it answers and says it is ready. Leaving it stops everything it
 started, in reverse order, whatever happened (including Ctrl-C), and deletes its working
-directory. It knows nothing of pytest.
+directory. It knows nothing of pytest, nor which backend it runs on.
 """
 
 from __future__ import annotations
@@ -18,26 +20,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
-from labctl import deps
-from labctl._net import free_port
-from labctl.deps import DependencyHandle
-from labctl.lab import Lab
-from labctl.proxy import Proxy, ProxyServer
-from labctl.service import Service, ServiceHandle, run_build
-from labctl.submission import Submission
-from labctl.upstreams import LOOPBACK, Upstream, start_all
+from labctl.backends import Backend, DependencyHandle, Site
+from labctl.backends.kinds import KINDS
+from labctl.faults.proxy import Proxy, ProxyServer
+from labctl.model.lab import Lab
+from labctl.model.submission import Submission
+from labctl.services.readiness import probe_for
+from labctl.services.replica import Replica
+from labctl.upstreams import Upstream, start_all
 
 
 @dataclass(frozen=True)
 class Options:
     seed: int
+    run_id: str
     ready_timeout_s: float | None = None
-    upstream_bind: str = LOOPBACK  # where stubs listen: a Docker backend binds its bridge
-    upstream_host: str | None = None  # the host the service is told (default: upstream_bind)
-    backend: str = "local"  # "local" | "docker" (resolved: never "auto" here)
-    run_id: str | None = None  # the Docker backend labels what it creates with it
 
 
 @dataclass
@@ -54,27 +52,34 @@ class Environment:
         self,
         lab: Lab,
         submission: Submission,
+        backend: Backend,
         options: Options,
         *,
         parent_dir: Path | None = None,
         on_phase: Callable[[str], None] = lambda text: None,
     ) -> None:
         self.lab = lab
-        self.on_phase = on_phase
         self.submission = submission
+        self.backend = backend
         self.options = options
+        self.on_phase = on_phase
         self.workdir = Path(tempfile.mkdtemp(prefix="labctl-env-", dir=parent_dir))
+        self.site: Site | None = None
         self.deps: dict[str, DependencyHandle] = {}
-        self.service: ServiceHandle | None = None
-        self.upstreams: dict[str, Upstream] = {}
-        self.timings = Timings()
-        self.docker_run: Any = None  # labctl.deps.docker.DockerRun with the Docker backend
-        self.proxy_server: ProxyServer | None = None
         self.proxies: dict[str, Proxy] = {}  # dependency name -> the fault proxy before it
+        self.upstreams: dict[str, Upstream] = {}
+        self.replicas: list[Replica] = []
+        self.proxy_server: ProxyServer | None = None
+        self.timings = Timings()
 
     @property
     def seed(self) -> int:
         return self.options.seed
+
+    @property
+    def service(self) -> Replica | None:
+        """Replica 0: what graders get as ``service``."""
+        return self.replicas[0] if self.replicas else None
 
     def __enter__(self) -> Environment:
         try:
@@ -89,107 +94,105 @@ class Environment:
     ) -> None:
         self.close()
 
-    def start(self) -> None:
-        if self.options.backend == "docker":
-            from labctl._docker_env import start_in_docker
+    # -- the start sequence ---------------------------------------------------------------------
 
-            start_in_docker(self)
-            return
+    def start(self) -> None:
         started = time.monotonic()
+        self.site = site = self.backend.open(
+            self.lab, self.submission, self.options.run_id, self.seed
+        )
         self.proxy_server = ProxyServer(self.seed)
         self.proxy_server.start()  # it gets ready while the dependencies start
-        for dep in self.lab.dependencies:
-            workdir = self.workdir / dep.name
+        for spec in self.lab.dependencies:
+            workdir = self.workdir / spec.name
             workdir.mkdir()
-            handle = deps.create(dep.kind, dep.name, workdir)
-            self.deps[dep.name] = handle
-            self.on_phase(f"starting {dep.kind}")
+            handle = site.dependency(spec, workdir)
+            self.deps[spec.name] = handle
+            self.on_phase(f"starting {spec.kind}")
             handle.start()
-        self._start_proxies()
+        self._start_proxies(site)
         self.timings.dependencies_s = time.monotonic() - started
-        self.start_upstreams(self.options.upstream_bind, self.options.upstream_host)
-        self._start_service()
+        self._start_upstreams(site)
+        self._start_service(site)
 
-    def start_upstreams(self, bind: str = LOOPBACK, url_host: str | None = None) -> None:
-        """The lab's stubs, on ``bind``; the service is told ``url_host`` (default: ``bind``)."""
-        if self.lab.upstreams:
-            self.on_phase("starting upstream stubs")
-        self.upstreams.update(
-            start_all(self.lab.upstreams, self.lab.graders_dir, bind=bind, url_host=url_host)
-        )
-
-    def _start_proxies(self) -> None:
+    def _start_proxies(self, site: Site) -> None:
         """One fault proxy per dependency: the service only ever sees the proxies' addresses."""
         assert self.proxy_server is not None
         for name, handle in self.deps.items():
-            self.proxies[name] = self.proxy_server.proxy(name, handle.host, handle.port)
+            proxy = self.proxy_server.proxy(name, handle.host, handle.port, bind=site.host)
+            self.proxies[name] = proxy
+            site.admit(proxy.port)
+
+    def _start_upstreams(self, site: Site) -> None:
+        if self.lab.upstreams:
+            self.on_phase("starting upstream stubs")
+        self.upstreams.update(start_all(self.lab.upstreams, self.lab.graders_dir, bind=site.host))
+        for upstream in self.upstreams.values():
+            site.admit(upstream.port)
 
     def service_env(self) -> dict[str, str]:
-        env = {dep.env: self.dependency_url(dep.name) for dep in self.lab.dependencies}
+        """The dependency and stub URLs, in the env vars the lab names, through the proxies."""
+        env = {
+            spec.env: KINDS[spec.kind].url(
+                self.proxies[spec.name].host, self.proxies[spec.name].port
+            )
+            for spec in self.lab.dependencies
+        }
         env.update({u.env: u.url for u in self.upstreams.values()})
         return env
 
-    def dependency_url(self, name: str) -> str:
-        """The URL the service gets for dependency ``name``: through its fault proxy when it has
-        one, else as the service reaches it (a network alias with the Docker backend)."""
-        handle = self.deps[name]
-        url = str(getattr(handle, "service_url", handle.url))
-        return self.proxies[name].url_for(url) if name in self.proxies else url
-
-    def _start_service(self) -> None:
+    def _start_service(self, site: Site) -> None:
         env = self.service_env()
-        log_path = self.workdir / "service.log"
+        log_dir = self.workdir / "service"
+        log_dir.mkdir()
         started = time.monotonic()
-        if self.submission.build:
-            self.on_phase(f"building your service: {self.submission.build}")
-            run_build(self.submission.build, cwd=self.submission.path, env=env, log_path=log_path)
+        self.on_phase("building your service")
+        site.build(env, log_dir / "build.log")
         self.timings.build_s = time.monotonic() - started
-        ready_timeout = self.options.ready_timeout_s or self.lab.service.ready_timeout_s
-        self.service = Service(
-            run=self.submission.run,
-            cwd=self.submission.path,
-            env=env,
-            port=free_port(),
-            health_path=self.lab.service.health,
-            ready_timeout_s=ready_timeout,
-            log_path=log_path,
-        )
-        self.run_service(self.service)
-
-    def run_service(self, service: ServiceHandle) -> None:
-        """Start the service and give it the rest of the ready timeout to answer its health path."""
-        self.service = service
-        ready_timeout = self.options.ready_timeout_s or self.lab.service.ready_timeout_s
+        spec = self.lab.service
+        ready_timeout = self.options.ready_timeout_s or spec.ready_timeout_s
+        probe = probe_for(spec, self.lab.graders_dir)
+        for i in range(spec.replicas):
+            runner = site.runner(i, {**env, "REPLICA": str(i)}, log_dir / f"replica-{i}.log")
+            self.replicas.append(Replica(runner, probe, replica=i, ready_timeout_s=ready_timeout))
+        for replica in self.replicas:
+            replica.replicas = self.replicas
         started = time.monotonic()
         self.on_phase("starting your service")
-        self.service.start()
+        for replica in self.replicas:
+            replica.start()
         # A service may open its port before it can serve (still connecting to its database):
-        # give it the rest of the ready timeout to answer 200. The health stage judges the answer.
-        self.service.wait_healthy(max(1.0, ready_timeout - (time.monotonic() - started)))
+        # give it the rest of the ready timeout to say so. The health stage judges the answer.
+        for replica in self.replicas:
+            replica.wait_ready(max(1.0, ready_timeout - (time.monotonic() - started)))
         self.timings.service_s = time.monotonic() - started
 
+    # -- the end --------------------------------------------------------------------------------
+
     def close(self) -> None:
-        """Stop the service, then the dependencies, then delete the working directory."""
+        """Stop the service, the stubs, the proxies, the dependencies, then the site; delete the
+        working directory."""
         with _no_interrupts():
-            if self.service is not None:
-                self.service.close()
+            for replica in reversed(self.replicas):
+                replica.close()
             for upstream in self.upstreams.values():
                 upstream.close()
             if self.proxy_server is not None:
                 self.proxy_server.close()
             for handle in reversed(list(self.deps.values())):
                 handle.close()
-            if self.docker_run is not None:
-                self.docker_run.close()  # anything left of this run, by its label
+            if self.site is not None:
+                self.site.close()  # anything left of this run
             shutil.rmtree(self.workdir, ignore_errors=True)
 
     def describe(self) -> Mapping[str, object]:
-        limits = getattr(self.service, "limits", None)
+        site = self.site.describe() if self.site is not None else {}
         return {
-            "backend": self.options.backend,
-            **({"limits": limits.to_dict()} if limits is not None else {}),
+            "backend": self.backend.name,
+            **site,
             "dependencies": {name: h.url for name, h in self.deps.items()},
             "service": self.service.url if self.service else None,
+            "replicas": [replica.url for replica in self.replicas],
             "upstreams": {name: u.url for name, u in self.upstreams.items()},
             "timings_s": {
                 "dependencies": round(self.timings.dependencies_s, 3),

@@ -9,9 +9,12 @@
         \"\"\"POST /links answers 201 with the code and the URL\"\"\"
         expect.status(http.post("/links", json={"url": "https://example.com/"}), 201)
 
-Fixtures: ``service`` (the learner's running service: ``url``, ``terminate()``, ``kill()``,
-``restart()``, ``start()``), ``http`` (an ``Http`` client on it), ``deps`` (name -> dependency
-handle), ``upstreams`` (name -> ``labctl.upstreams.Upstream`` stub: what it received, and
+Fixtures: ``service`` (a ``Service``: replica 0 of the learner's running service: ``url``,
+``address``, ``terminate()``, ``kill()``, ``restart()``, ``start()``, ``pause()``,
+``identity()``; ``service.replicas`` lists every replica), ``http`` (an ``Http`` client on it),
+``grpc`` (a ``Grpc`` client on it, by method name; ``grpc_replicas`` one per replica;
+``grpc_channel`` a plain channel; ``protos`` the lab's compiled .proto files), ``deps`` (name ->
+``DependencyHandle``), ``upstreams`` (name -> ``Upstream`` stub: what it received, and
 misbehaviour for the current check), ``rng`` (a ``random.Random`` seeded per check), ``seed``,
 ``lab``, ``load`` (a ``Load``: ``load.run(Scenario.get(...), budget=lab.budget("latency"))`` ->
 ``LoadReport``), ``faults`` (a ``Faults``: dependency, proxy and service faults plus steady
@@ -30,20 +33,31 @@ from typing import TypeVar
 import pytest
 
 from labctl import history
-from labctl import proxy as toxics
+from labctl.backends import DependencyHandle
 from labctl.errors import Failure
 from labctl.faults import Fault, Faults
+from labctl.faults import proxy as toxics
+from labctl.faults.traffic import Window
 from labctl.grading import expect
 from labctl.grading.http import Http
 from labctl.grading.load import Load
 from labctl.history import Anomaly, History, Op
-from labctl.lab import Budget, Lab
 from labctl.load import LoadReport, Scenario
-from labctl.service import Service
-from labctl.traffic import Window
+from labctl.model.lab import Budget, Lab
+from labctl.services import Identity, Service
 from labctl.upstreams import Reply, StubRequest, Upstream
 
 F = TypeVar("F", bound=Callable[..., object])
+
+_GRPC = ("Grpc", "GrpcAnswer", "Protos")  # grpcio loads only when a gRPC lab's grader asks
+
+
+def __getattr__(name: str) -> object:
+    if name in _GRPC:
+        from labctl.grading import grpc
+
+        return getattr(grpc, name)
+    raise AttributeError(f"module 'labctl.grading' has no attribute {name!r}")
 
 
 # Built on use, not at import: the markers exist once the labctl plugin registered them.
@@ -66,15 +80,20 @@ def hidden(check: F) -> F:
 __all__ = [
     "Anomaly",
     "Budget",
+    "DependencyHandle",
     "Failure",
     "Fault",
     "Faults",
+    "Grpc",
+    "GrpcAnswer",
     "History",
     "Http",
+    "Identity",
     "Lab",
     "Load",
     "LoadReport",
     "Op",
+    "Protos",
     "Reply",
     "Scenario",
     "Service",

@@ -12,8 +12,8 @@ seconds.
 from __future__ import annotations
 
 from labctl.errors import Failure, Inconclusive
-from labctl.lab import Budget
 from labctl.load import LoadReport, percentile_table, summary, worst_seconds
+from labctl.model.lab import Budget
 
 
 def schedule_held(report: LoadReport) -> None:

@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Collection, Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -28,6 +28,9 @@ from labctl.grading._budgets import within_budget as within_budget
 from labctl.grading.http import body_text, exchange, headers_got
 from labctl.history import Anomaly
 
+if TYPE_CHECKING:  # grpcio loads only for gRPC labs
+    from labctl.grading.grpc import GrpcAnswer
+
 REDIRECTS = (301, 302, 307, 308)
 
 
@@ -37,16 +40,19 @@ def fail(
     expected: object = None,
     got: object = None,
     hint: str = "",
-    response: httpx.Response | None = None,
+    response: httpx.Response | GrpcAnswer | None = None,
 ) -> Failure:
-    """A ``Failure`` ready to raise; ``expected``/``got`` of None are left out."""
+    """A ``Failure`` ready to raise; ``expected``/``got`` of None are left out. ``response``
+    (an HTTP response, or a gRPC answer) is shown as the line that reproduces it."""
     fields: dict[str, Any] = {"hint": hint}
     if expected is not None:
         fields["expected"] = expected
     if got is not None:
         fields["got"] = got
-    if response is not None:
+    if isinstance(response, httpx.Response):
         fields["exchanges"] = (exchange(response),)
+    elif response is not None:
+        fields["exchanges"] = (response.exchange,)
     return Failure(summary, **fields)
 
 
@@ -68,6 +74,43 @@ def no_anomalies(anomalies: Sequence[Anomaly], *, what: str, hint: str = "") -> 
     raise fail(
         summary, expected=f"no {first.rule} anomaly", got="\n".join(first.excerpt()), hint=hint
     )
+
+
+def grpc_status(answer: GrpcAnswer, expected: str | Collection[str], *, hint: str = "") -> None:
+    """The call ended with gRPC status ``expected`` (a name such as ``"INVALID_ARGUMENT"``, or
+    several); the failure shows the call as a ``grpcurl`` line."""
+    allowed = (expected,) if isinstance(expected, str) else tuple(expected)
+    if answer.code.name in allowed:
+        return
+    got = answer.code.name + (f": {answer.details}" if answer.details else "")
+    if answer.ok:
+        got += f", reply: {answer.exchange.body}"
+    raise Failure(
+        f"{answer.method} answered {answer.code.name}",
+        expected=" or ".join(allowed),
+        got=got,
+        hint=hint or _grpc_hint(answer, allowed),
+        exchanges=(answer.exchange,),
+    )
+
+
+def grpc_ok(answer: GrpcAnswer, *, hint: str = "") -> Any:
+    """The call succeeded; returns its reply message."""
+    grpc_status(answer, "OK", hint=hint)
+    return answer.reply
+
+
+def _grpc_hint(answer: GrpcAnswer, allowed: tuple[str, ...]) -> str:
+    code = answer.code.name
+    if code == "UNIMPLEMENTED":
+        return "the method is not served: check the package, service and method names"
+    if code == "UNKNOWN":
+        return "your handler raised an exception: its log lines below show where"
+    if code == "DEADLINE_EXCEEDED":
+        return "no answer in time: something in the handler is waiting"
+    if code == "OK" and all(a != "OK" for a in allowed):
+        return "this request must be refused with the status named above"
+    return ""
 
 
 def status(response: httpx.Response, expected: int | Collection[int], *, hint: str = "") -> None:
@@ -148,7 +191,7 @@ def equal(
     expected: object,
     *,
     what: str,
-    response: httpx.Response | None = None,
+    response: httpx.Response | GrpcAnswer | None = None,
     hint: str = "",
 ) -> None:
     if got != expected:

@@ -23,10 +23,10 @@ from contextlib import contextmanager
 
 from labctl._pressure import PressureClock
 from labctl.grading.http import Http
-from labctl.history import History, Op, throughput
-from labctl.lab import Budget
-from labctl.load import LoadReport, Scenario
+from labctl.history import History, Op
+from labctl.load import ClosedRun, LoadReport, Scenario, closed_report
 from labctl.load import run as run_load
+from labctl.model.lab import Budget
 
 
 class Load:
@@ -70,7 +70,7 @@ class Load:
         connection, calling ``step(http, client)`` again as soon as it returns, for the budget's
         warm-up and duration. ``step`` records one operation in ``history`` as ``client`` (and
         must not raise when the service does not answer: record ``info``). The report is
-        judged from that history (``labctl.history.throughput``) and kept on the check."""
+        judged from that history (``labctl.load.closed_report``) and kept on the check."""
         if budget.clients < 1:
             raise TypeError(f"budget {budget.name!r} has no clients: use load.run() for it")
         started = history.now()
@@ -86,7 +86,7 @@ class Load:
         names = [f"client-{i}" for i in range(budget.clients)]
         with sampler.running(clock), ThreadPoolExecutor(budget.clients) as pool:
             list(pool.map(client, names))
-        run = throughput.Run(
+        run = ClosedRun(
             url=self.url,
             clients=budget.clients,
             started_s=started,
@@ -96,7 +96,7 @@ class Load:
             pressure=sampler.pressure,
             second_pressure=sampler.seconds,
         )
-        report = throughput.report(history.ops(), run, answered=answered)
+        report = closed_report(history.ops(), run, answered=answered)
         self._on_report(report)
         return report
 

@@ -18,18 +18,29 @@ import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from labctl.backends import DependencyHandle
 from labctl.environment import Environment
 from labctl.errors import Failure, Inconclusive, ServiceError
 from labctl.faults import Faults
+from labctl.faults.proxy import Proxy
 from labctl.grading.http import Http
 from labctl.grading.load import Load
-from labctl.lab import Lab, Stage
+from labctl.load import LoadReport
+from labctl.model.lab import Lab, Stage
 from labctl.progress import Event
 from labctl.results import CheckResult, StageResult, Status, stage_status
+from labctl.services import Service
+from labctl.services.replica import log_prefix
+from labctl.upstreams import Upstream
+
+if TYPE_CHECKING:  # grpcio loads only for gRPC labs
+    import grpc as grpc_typing
+
+    from labctl.grading.grpc import Grpc, Protos
 
 LOG_LINES_KEPT = 40
 MARKERS = (
@@ -60,7 +71,7 @@ class _Check:
     stage: str
     points: int
     hidden: bool
-    log_mark: int = 0
+    log_marks: tuple[int, ...] = ()  # each replica's log line count when the check began
     started: float = field(default_factory=time.monotonic)
     status: Status = Status.PASS
     fields: dict[str, Any] = field(default_factory=dict)
@@ -136,15 +147,17 @@ class LabctlPlugin:
         return self._env.seed
 
     @pytest.fixture(scope="session")
-    def service(self) -> Any:
+    def service(self) -> Service:
+        """Replica 0 of the learner's service; ``service.replicas`` lists every replica."""
+        assert self._env.service is not None
         return self._env.service
 
     @pytest.fixture(scope="session")
-    def deps(self) -> dict[str, Any]:
+    def deps(self) -> dict[str, DependencyHandle]:
         return dict(self._env.deps)
 
     @pytest.fixture(scope="session")
-    def upstreams(self) -> dict[str, Any]:
+    def upstreams(self) -> dict[str, Upstream]:
         """The lab's upstream stubs by name; their programmed behaviour resets after each check."""
         return dict(self._env.upstreams)
 
@@ -155,17 +168,51 @@ class LabctlPlugin:
             yield client
 
     @pytest.fixture(scope="session")
-    def proxies(self) -> dict[str, Any]:
+    def protos(self) -> Protos:
+        """The lab's .proto files (lab.toml ``[service] protos``), compiled on first use."""
+        from labctl.grading.grpc import Protos  # grpcio loads only for gRPC labs
+
+        spec = self._lab.service
+        return Protos(self._lab.root, spec.protos, self._env.workdir / "protos")
+
+    @pytest.fixture
+    def grpc(self, protos: Protos) -> Iterator[Grpc]:
+        """gRPC calls to replica 0 by method name; ``grpc_replicas`` has one per replica."""
+        from labctl.grading.grpc import Grpc
+
+        assert self._env.service is not None
+        with Grpc(self._env.service.address, protos) as client:
+            yield client
+
+    @pytest.fixture
+    def grpc_replicas(self, protos: Protos) -> Iterator[list[Grpc]]:
+        from labctl.grading.grpc import Grpc
+
+        clients = [Grpc(replica.address, protos) for replica in self._env.replicas]
+        try:
+            yield clients
+        finally:
+            for client in clients:
+                client.close()
+
+    @pytest.fixture
+    def grpc_channel(self, grpc: Grpc) -> grpc_typing.Channel:
+        """A ``grpc.Channel`` to replica 0, for the stubs of ``protos.services(...)``."""
+        return grpc.channel
+
+    @pytest.fixture(scope="session")
+    def proxies(self) -> dict[str, Proxy]:
         return dict(self._env.proxies)
 
     @pytest.fixture
-    def faults(self, request: pytest.FixtureRequest) -> Iterator[Faults]:
+    def faults(self, request: pytest.FixtureRequest) -> Iterator[Faults[Http]]:
         """Faults for one check: all undone when it ends, whatever happened; its timeline kept."""
         check = self._checks.get(request.node.nodeid)
         faults = Faults(
             deps=self._env.deps,
             proxies=self._env.proxies,
             service=self._env.service,
+            connect=lambda url, timeout_s: Http(url, timeout_s=timeout_s),
             origin=check.started if check else None,
         )
         try:
@@ -184,7 +231,7 @@ class LabctlPlugin:
         assert self._env.service is not None
         check = self._checks[request.node.nodeid]
 
-        def keep(report: Any) -> None:
+        def keep(report: LoadReport) -> None:
             check.fields["load"] = (*check.fields.get("load", ()), report.to_dict())
 
         return Load(self._env.service.url, keep)
@@ -264,7 +311,7 @@ class LabctlPlugin:
             stage=slug,
             points=int(points.args[0]) if points and points.args else 1,
             hidden=item.get_closest_marker("hidden") is not None,
-            log_mark=self._env.service.log_mark() if self._env.service else 0,
+            log_marks=tuple(replica.log_mark() for replica in self._env.replicas),
         )
         self._checks[item.nodeid] = check
         return check
@@ -283,7 +330,7 @@ class LabctlPlugin:
             return
         try:
             service.start()
-            service.wait_healthy(5.0)
+            service.wait_ready(5.0)
         except ServiceError:
             pass  # the stage's checks report the dead service, with its log
 
@@ -315,8 +362,8 @@ class LabctlPlugin:
 
     def _finish(self, check: _Check) -> CheckResult:
         log: tuple[str, ...] = ()
-        if check.status in (Status.FAIL, Status.ERROR) and self._env.service is not None:
-            log = tuple(self._env.service.log_lines(check.log_mark)[-LOG_LINES_KEPT:])
+        if check.status in (Status.FAIL, Status.ERROR):
+            log = tuple(self._log_since(check.log_marks)[-LOG_LINES_KEPT:])
         return CheckResult(
             id=check.id,
             title=check.title,
@@ -327,6 +374,17 @@ class LabctlPlugin:
             log=log,
             **check.fields,
         )
+
+    def _log_since(self, marks: tuple[int, ...]) -> list[str]:
+        """What the service printed since ``marks``; with replicas, each line says whose."""
+        replicas = self._env.replicas
+        if len(replicas) == 1:
+            return replicas[0].log_lines(marks[0] if marks else 0)
+        lines: list[str] = []
+        for replica, mark in zip(replicas, marks or (0,) * len(replicas), strict=True):
+            prefix = log_prefix(replica.replica, len(replicas))
+            lines += [f"{prefix} {line}" for line in replica.log_lines(mark)]
+        return lines
 
     def stage_results(self) -> tuple[StageResult, ...]:
         return tuple(self._stage_result(s) for s in self._stages)

@@ -20,7 +20,7 @@ Checkers per lab topic live beside this module (``labctl.history.bank``, ...); w
 is here.
 """
 
-from labctl.history import bank, throughput
+from labctl.history import bank
 from labctl.history._ops import (
     Anomaly,
     History,
@@ -40,5 +40,4 @@ __all__ = [
     "around",
     "bank",
     "overlapping",
-    "throughput",
 ]

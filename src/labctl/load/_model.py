@@ -127,7 +127,7 @@ class LoadReport:
     # because of those seconds is no verdict.
     calm_latency_ms: Percentiles | None = None
     saturated_seconds: int = 0
-    # A closed model (``labctl.history.throughput``): that many clients, each sending its next
+    # A closed model (``closed_report``): that many clients, each sending its next
     # request when its last was answered; ``offered_rps`` is then the rate they sent at and
     # ``send_lag_ms`` how long after an answer the next request left. 0: the open model.
     clients: int = 0

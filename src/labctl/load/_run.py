@@ -9,7 +9,6 @@ from the kernel (parent-death signal).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -20,10 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from labctl._lifeline import dies_with_parent
 from labctl._net import free_port
 from labctl.errors import LoadError
 from labctl.load._model import LoadReport, Scenario
+from labctl.processes import spawn, stop
 
 READY_TIMEOUT_S = 60.0  # importing locust takes seconds on a busy machine, per process
 EXIT_GRACE_S = 5.0
@@ -72,12 +71,12 @@ def _run_in(tmp: Path, plan: dict[str, object], workers: int, run_s: float) -> L
     procs: list[subprocess.Popen[bytes]] = []
     with open(log, "wb") as sink:
         try:
-            procs.append(_spawn(_master_args(tmp, port, workers), sink, _master_preexec()))
+            procs.append(_spawn(_master_args(tmp, port, workers), sink, _block_sigterm))
             procs += [_spawn(_worker_args(port), sink) for _ in range(workers)]
             code = _wait(procs[0], READY_TIMEOUT_S + run_s + 30)
         finally:
             for proc in procs:
-                _stop(proc)
+                stop(proc, grace_s=EXIT_GRACE_S)
     if code != 0 or not out.is_file():
         lines = log.read_text(errors="replace").splitlines()[-LOG_LINES:]
         said = next((line for line in reversed(lines) if line.startswith("labctl-load: ")), "")
@@ -98,17 +97,11 @@ def _master_args(tmp: Path, port: int, workers: int) -> list[str]:
     ]
 
 
-def _master_preexec() -> Callable[[], None]:
-    """The master's ``preexec_fn``: it dies with us, and SIGTERM waits (blocked, which exec
-    keeps) until it has its handler, so a caller killed while the master starts up still has
-    its run directory removed by the master."""
-    arm = dies_with_parent(signal.SIGTERM)
-
-    def preexec() -> None:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
-        arm()
-
-    return preexec
+def _block_sigterm() -> None:
+    """In the master, before exec: SIGTERM waits (blocked, which exec keeps) until the master
+    has its handler, so a caller killed while the master starts up still has its run directory
+    removed by the master."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
 
 
 def _worker_args(port: int) -> list[str]:
@@ -116,16 +109,10 @@ def _worker_args(port: int) -> list[str]:
 
 
 def _spawn(
-    args: list[str], sink: IO[bytes], preexec: Callable[[], None] | None = None
+    args: list[str], sink: IO[bytes], setup: Callable[[], None] | None = None
 ) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, *args],
-        stdin=subprocess.DEVNULL,
-        stdout=sink,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C reaches us alone; we stop the children ourselves
-        preexec_fn=preexec or dies_with_parent(signal.SIGTERM),
-    )
+    # Its own session: Ctrl-C reaches us alone; we stop the children ourselves.
+    return spawn([sys.executable, *args], out=sink, setup=setup)
 
 
 def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
@@ -133,14 +120,3 @@ def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> int | None:
         return proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         return None
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """Stop a child and anything it started: SIGTERM to its group, then SIGKILL."""
-    for sig, grace in ((signal.SIGTERM, EXIT_GRACE_S), (signal.SIGKILL, EXIT_GRACE_S)):
-        if proc.poll() is not None:
-            break
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=grace)

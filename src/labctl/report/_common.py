@@ -93,6 +93,11 @@ def curl_lines(check: CheckResult) -> list[str]:
     return [line for line in lines if line[2:] not in check.message]
 
 
+def service_line(line: str, prefix: str = "[your service] ") -> str:
+    """A log line as shown: a replica's lines carry their own ``[your service #N]`` already."""
+    return line if line.startswith("[your service") else prefix + line
+
+
 def first_line(text: str, default: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), default)
 

@@ -14,9 +14,9 @@ import io
 from pathlib import Path
 from typing import Any
 
-from labctl.cohort import Aggregate, Row, p99_ms, stage_of
 from labctl.report._atomic import write_atomic
 from labctl.results import number
+from labctl.results.cohort import Aggregate, Row, p99_ms, stage_of
 
 _GLYPH = {"pass": "✔", "fail": "✘", "error": "!", "skip": "↷", "inconclusive": "?"}
 _CSS = """

@@ -15,7 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from labctl.report._common import NEEDS_DETAILS, clean, curl_lines, field_lines, first_line, shown
+from labctl.report._common import (
+    NEEDS_DETAILS,
+    clean,
+    curl_lines,
+    field_lines,
+    first_line,
+    service_line,
+    shown,
+)
 from labctl.report.classroom import classroom_base64
 from labctl.results import CheckResult, Result, StageResult, Status
 
@@ -124,7 +132,7 @@ def _details(stage: StageResult, check: CheckResult) -> list[str]:
     body = [check.message.rstrip(), *field_lines(check), *curl_lines(check)]
     lines = [head, "", f"`{_code(check.id)}`", "", *_fenced("\n".join(t for t in body if t)), ""]
     if check.log:
-        log = "\n".join(f"[your service] {entry}" for entry in check.log[-LOG_LINES:])
+        log = "\n".join(service_line(entry) for entry in check.log[-LOG_LINES:])
         lines += ["<details><summary>your service's log</summary>", "", *_fenced(log)]
         lines += ["", "</details>", ""]
     return lines

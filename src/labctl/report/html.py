@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.report._atomic import write_atomic
-from labctl.report._common import clean, curl_lines, field_lines, shown
+from labctl.report._common import clean, curl_lines, field_lines, service_line, shown
 from labctl.report._svg import Chart, Series, bar_chart, line_chart
 from labctl.results import CheckResult, Result, StageResult, Status
 
@@ -98,7 +98,7 @@ def message_section(check: CheckResult) -> str:
     if check.status not in (Status.FAIL, Status.ERROR, Status.INCONCLUSIVE):
         return ""
     lines = [check.message, *field_lines(check), *curl_lines(check)]
-    log = "\n".join(f"[your service] {line}" for line in check.log)
+    log = "\n".join(service_line(line) for line in check.log)
     return f"<pre>{_e(chr(10).join(lines))}</pre>" + (f"<pre>{_e(log)}</pre>" if log else "")
 
 

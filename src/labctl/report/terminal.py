@@ -15,7 +15,14 @@ from dataclasses import dataclass
 from rich.console import Console
 from rich.text import Text
 
-from labctl.report._common import NEEDS_DETAILS, clean, curl_lines, field_lines, shown
+from labctl.report._common import (
+    NEEDS_DETAILS,
+    clean,
+    curl_lines,
+    field_lines,
+    service_line,
+    shown,
+)
 from labctl.report._timeline import summary
 from labctl.results import CheckResult, Result, StageResult, Status
 
@@ -184,7 +191,7 @@ class _Report:
             note = f"{prefix}... {omitted} earlier lines (--verbose shows all)"
             self.line(indent, (note, "dim"))
         for entry in shown:
-            self.line(indent, (prefix + entry, "dim"))
+            self.line(indent, (service_line(entry, prefix), "dim"))
 
     def symbol(self, status: Status) -> tuple[str, str]:
         return self.glyphs.status[status], _STYLE[status]

@@ -2,7 +2,8 @@
 ``History`` for the checkers of ``labctl.history.bank``.
 
 ``Recorder`` turns one request into one operation: 201 is ``ok`` (it happened), any other
-answer ``fail`` (it did not), no answer ``info`` (either). ``run_clients`` runs client loops
+answer ``fail`` (it did not), and so is a refused connection (the request never left); no
+answer ``info`` (either). ``run_clients`` runs client loops
 on their own connections until a deadline or until told to stop; ``at_once`` sends a batch of
 requests at the same moment (a barrier), the way races are provoked.
 """
@@ -25,6 +26,7 @@ from ._support import new_owner, open_account, transfer, withdraw
 
 T = TypeVar("T")
 Account = history.bank.Account
+REFUSED = {"status": None, "error": "connection refused"}
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,8 @@ class Recorder:
         try:
             resp = send()
         except Failure as exc:
+            if _refused(exc):
+                return pending.fail(REFUSED)
             return pending.info(_lost(exc))
         result = {"status": resp.status_code}
         if resp.status_code == 201:
@@ -183,6 +187,15 @@ def statuses(ops: Sequence[Op], f: str) -> dict[str, int]:
             status = str(op.result["status"]) if isinstance(op.result, dict) else "no answer"
             counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+def refused(op: Op) -> bool:
+    """The request of ``op`` never reached the service: its connection was refused."""
+    return op.result == REFUSED
+
+
+def _refused(exc: Failure) -> bool:
+    return any("Connection refused" in exchange.error for exchange in exc.exchanges)
 
 
 def _lost(exc: Failure) -> str:

@@ -16,7 +16,7 @@ import pytest
 from labctl import ServiceError
 from labctl.grading import Http, Service, expect, history, points, stage
 
-from ._traffic import Recorder, Traffic, final_read, mover, open_accounts, run_clients
+from ._traffic import Recorder, Traffic, final_read, mover, open_accounts, refused, run_clients
 
 pytestmark = stage("crash")
 
@@ -42,7 +42,9 @@ def traffic(service: Service, seed: int) -> Traffic:
             return time.sleep(0.01)
         if int(client.removeprefix("client-")) < READERS:
             return recorder.read(http, client)
-        return step(http, client)
+        if refused(step(http, client)):  # it is dying: wait for the restart
+            time.sleep(0.01)
+        return None
 
     crashed = threading.Event()
     killer = threading.Thread(target=_kill_after, args=(service, BEFORE_S, crashed))

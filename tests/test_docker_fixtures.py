@@ -5,6 +5,7 @@ with Ctrl-C and one whose service crashes, nothing of labctl's is left in the en
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from labctl.backends.docker import engine
 from tests.conftest import FIXTURES, ROOT, labctl, labctl_env
 from tests.docker_support import STANDIN_ENV, leftovers, require_docker
 from tests.test_fixtures import (
@@ -155,3 +157,28 @@ def test_doctor_cleanup_removes_what_a_killed_run_left(tmp_path: Path) -> None:
     )
     assert "removed 0 containers, 1 networks" in done.stdout, done.stdout + done.stderr
     assert network not in leftovers()["networks"]
+
+
+def test_doctor_cleanup_keeps_a_run_whose_labctl_is_still_running() -> None:
+    """Another check in progress on this machine (a cohort, a second terminal) is not a
+    leftover: its owner process lives, so ``doctor --cleanup`` leaves its things alone."""
+    network = "labctl-test-alive"
+    owner = engine._owner(os.getpid())
+    labels = ["--label", "org.labctl.run=alive", "--label", f"org.labctl.owner={owner}"]
+    subprocess.run(
+        ["docker", "network", "create", "--internal", *labels, network],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "labctl", "doctor", "--cleanup"],
+            env=labctl_env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert "kept 1 runs still in progress" in " ".join(done.stdout.split()), done.stdout
+        assert network in leftovers()["networks"]
+    finally:
+        subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)

@@ -124,6 +124,7 @@ def test_limits_are_reported_in_the_result_meta(probe_env: Environment) -> None:
         "read_only_root": True,
         "network": "internal",
         "host_blocked": os.geteuid() == 0 and shutil.which("iptables") is not None,
+        "init": "the engine's (the service is not PID 1)",
     }
 
 

@@ -72,14 +72,10 @@ def round_trip(sock: socket.socket, data: bytes = b"ping") -> tuple[bytes, float
     return got, time.monotonic() - begun
 
 
-def test_forwards_both_ways_and_rewrites_urls(proxy: Proxy) -> None:
+def test_forwards_both_ways(proxy: Proxy) -> None:
     with connect(proxy) as sock:
         assert round_trip(sock, b"hello")[0] == b"hello"
         assert round_trip(sock, b"x" * 200_000)[0] == b"x" * 200_000
-    url = "postgresql://labctl:labctl@127.0.0.1:5999/labctl?sslmode=disable"
-    assert proxy.url_for(url) == (
-        f"postgresql://labctl:labctl@127.0.0.1:{proxy.port}/labctl?sslmode=disable"
-    )
 
 
 def test_latency_delays_each_way_until_removed(proxy: Proxy) -> None:

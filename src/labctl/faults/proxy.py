@@ -3,7 +3,7 @@
 ``ProxyServer`` runs the proxies in a child process of their own (``_proxy_server``), so
 forwarding never waits for the grading process's GIL; ``ProxyServer.proxy(name, host, port)``
 opens one listening port for one dependency and returns its ``Proxy``. The service is only ever
-given the proxy's address (``Proxy.url_for(dependency.url)``).
+given the proxy's address (``Proxy.host``, ``Proxy.port``).
 
 Toxics, as in Toxiproxy, each applied to one direction (``downstream``: dependency -> service,
 the default; ``upstream``: service -> dependency) and to each connection with probability
@@ -28,7 +28,6 @@ import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import IO, Any
-from urllib.parse import urlsplit, urlunsplit
 
 from labctl.errors import SetupError
 from labctl.processes import spawn, stop
@@ -233,13 +232,6 @@ class Proxy:
         self._server = server
         self.toxics: dict[str, Toxic] = {}
         self.enabled = True
-
-    def url_for(self, url: str) -> str:
-        """``url`` with its host:port replaced by the proxy's (user, path and query kept)."""
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0]
-        netloc = f"{userinfo}@{self.host}:{self.port}" if userinfo else f"{self.host}:{self.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
 
     def add(self, toxic: Toxic) -> Toxic:
         self._server.call({"op": "add", "name": self.name, "toxic": toxic.to_dict()})

@@ -50,6 +50,10 @@ class Limits:
             "security_opt": ["no-new-privileges:true"],
             "read_only": True,
             "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={self.tmp_mb}m"},
+            # The engine's init (tini) is PID 1, so the service is not: the kernel never applies
+            # a signal's default action to PID 1, and a service without a SIGTERM handler would
+            # outlive `docker stop` here while it dies at once as a local process.
+            "init": True,
         }
 
     def to_dict(self) -> dict[str, object]:
@@ -63,6 +67,7 @@ class Limits:
             "read_only_root": True,
             "network": "internal",
             "host_blocked": self.host_blocked,
+            "init": "the engine's (the service is not PID 1)",
         }
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 LINT = (
@@ -41,19 +43,29 @@ def test_the_contracts_hold(tmp_path: Path) -> None:
     assert "0 broken" in done.stdout
 
 
-def test_a_reporter_that_imports_a_backend_breaks_them(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "line", "broken"),
+    [
+        (
+            "report/json.py",
+            "import labctl.backends.local",
+            "labctl.report is not allowed to import labctl.backends",
+        ),
+        ("grading/expect.py", "import locust", "labctl.grading is not allowed to import locust"),
+        (
+            "model/lab.py",
+            "import labctl.environment",
+            "labctl.model is not allowed to import labctl.environment",
+        ),
+    ],
+    ids=["reporter-imports-a-backend", "locust-outside-the-load-workers", "model-imports-upwards"],
+)
+def test_a_forbidden_import_breaks_them(
+    tmp_path: Path, module: str, line: str, broken: str
+) -> None:
     root = copy_of_the_source(tmp_path)
-    json_report = root / "src" / "labctl" / "report" / "json.py"
-    json_report.write_text(json_report.read_text() + "\nimport labctl.backends.local  # noqa\n")
+    source = root / "src" / "labctl" / module
+    source.write_text(source.read_text() + f"\n{line}  # noqa\n")
     done = lint_imports(root)
     assert done.returncode == 1, done.stdout + done.stderr
-    assert "labctl.report is not allowed to import labctl.backends" in done.stdout
-
-
-def test_locust_outside_the_load_workers_breaks_them(tmp_path: Path) -> None:
-    root = copy_of_the_source(tmp_path)
-    plugin = root / "src" / "labctl" / "grading" / "expect.py"
-    plugin.write_text(plugin.read_text() + "\nimport locust  # noqa\n")
-    done = lint_imports(root)
-    assert done.returncode == 1, done.stdout + done.stderr
-    assert "labctl.grading is not allowed to import locust" in done.stdout
+    assert broken in done.stdout

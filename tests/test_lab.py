@@ -84,6 +84,12 @@ def test_labs_building_on_a_lab_come_from_their_builds_on() -> None:
     assert labs_building_on(payments) == []
 
 
+def test_a_closed_model_budget_names_its_clients_and_needs_a_rate_to_reach() -> None:
+    budget = load_lab("bank-transfers").budget("throughput")
+    assert (budget.clients, budget.rate, budget.duration_s) == (50, 0.0, 10)
+    assert (budget.p99_ms, budget.min_achieved_rps) == (200, 400)
+
+
 def test_unknown_lab_lists_the_labs() -> None:
     with pytest.raises(LabError) as info:
         load_lab("url-shortner")
@@ -121,6 +127,7 @@ def _broken_lab(tmp_path: Path, old: str, new: str) -> Path:
             "budgets.latency.min_achieved_rps",
             "lower",
         ),
+        ("rate = 100 ", "clients = 5\nrate = 100 ", "budgets.latency.rate", "closed model"),
         (
             "[budgets.latency]",
             "[budgets]\nlatency = 3\n[budgetz]",

@@ -31,15 +31,18 @@ def rows(found: list[Finding]) -> list[Row]:
 
 
 def cleanup_docker() -> str:
-    """Remove everything labelled as labctl's from the Docker engine; say what went."""
+    """Remove what labctl's finished runs left in the Docker engine; say what went."""
     ok, why = engine_status()
     if not ok:
         raise SetupError(f"cannot clean up Docker: {why}", hint="start the Docker engine")
     done = cleanup()
-    return (
+    said = (
         f"removed {done.containers} containers, {done.networks} networks and {done.images} "
         "images labelled as labctl's"
     )
+    if done.kept_runs:
+        said += f"; kept {done.kept_runs} runs still in progress (their labctl is running)"
+    return said
 
 
 def _docker_row() -> Row:

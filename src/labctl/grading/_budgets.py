@@ -55,7 +55,7 @@ def p99_at_most(report: LoadReport, budget_ms: float) -> None:
         )
     raise _failure(
         report,
-        f"p99 latency at {report.offered_rps:g} req/s was {got:.1f} ms",
+        f"p99 latency {_load_of(report)} was {got:.1f} ms",
         expected=f"p99 ≤ {budget_ms:g} ms",
         got=f"p99 = {got:.1f} ms (p50 {report.latency_ms.p50:.1f} ms)",
         hint=_slow_hint(report),
@@ -85,7 +85,10 @@ def achieved_rate_at_least(report: LoadReport, rps: float) -> None:
     _fair_to_fail(report, f"{report.achieved_rps:g} req/s were answered (budget {rps:g})")
     raise _failure(
         report,
-        f"the service answered {report.achieved_rps:g} of {report.offered_rps:g} req/s",
+        f"the service answered {report.achieved_rps:g} req/s with {report.clients} concurrent "
+        "clients"
+        if report.clients
+        else f"the service answered {report.achieved_rps:g} of {report.offered_rps:g} req/s",
         expected=f"at least {rps:g} req/s answered",
         got=f"{report.achieved_rps:g} req/s",
         hint="requests queue up faster than they are answered: the service cannot keep up "
@@ -105,6 +108,12 @@ def _failure(
 ) -> Failure:
     text = "\n".join([summary_line, percentile_table(report), worst_seconds(report)])
     return Failure(text, expected=expected, got=got, hint=hint)
+
+
+def _load_of(report: LoadReport) -> str:
+    if report.clients:
+        return f"with {report.clients} concurrent clients"
+    return f"at {report.offered_rps:g} req/s"
 
 
 def _slow_hint(report: LoadReport) -> str:

@@ -6,14 +6,25 @@
         expect.within_budget(report, budget)
 
 The engine runs in child processes (``labctl.load``); the grader gets a plain ``LoadReport``.
-Every report is also kept on the check's result, so the HTML report can plot it.
+``load.closed(step, budget=..., history=...)`` is the closed model instead (a budget with
+``clients``): the grader's own threads, every request recorded in a ``History`` and the report
+made from it. Every report is also kept on the check's result, so the HTML report can plot it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import resource
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
-from labctl.load import LoadReport, Scenario
+from labctl._pressure import PressureClock
+from labctl.grading.http import Http
+from labctl.history import History, Op
+from labctl.load import ClosedRun, LoadReport, Scenario, closed_report
 from labctl.load import run as run_load
 from labctl.model.lab import Budget
 
@@ -45,3 +56,90 @@ class Load:
         )
         self._on_report(report)
         return report
+
+    def closed(
+        self,
+        step: Callable[[Http, str], object],
+        *,
+        budget: Budget,
+        history: History,
+        answered: Callable[[Op], bool],
+        timeout_s: float = 5.0,
+    ) -> LoadReport:
+        """A closed model from the grader itself: ``budget.clients`` threads, each with its own
+        connection, calling ``step(http, client)`` again as soon as it returns, for the budget's
+        warm-up and duration. ``step`` records one operation in ``history`` as ``client`` (and
+        must not raise when the service does not answer: record ``info``). The report is
+        judged from that history (``labctl.load.closed_report``) and kept on the check."""
+        if budget.clients < 1:
+            raise TypeError(f"budget {budget.name!r} has no clients: use load.run() for it")
+        started = history.now()
+        stop_at = time.monotonic() + budget.warmup_s + budget.duration_s
+        clock, sampler = PressureClock(), _Sampler(budget.warmup_s, budget.duration_s)
+
+        def client(name: str) -> None:
+            with Http(self.url, timeout_s=timeout_s) as http:
+                while time.monotonic() < stop_at:
+                    step(http, name)
+                    clock.mark()
+
+        names = [f"client-{i}" for i in range(budget.clients)]
+        with sampler.running(clock), ThreadPoolExecutor(budget.clients) as pool:
+            list(pool.map(client, names))
+        run = ClosedRun(
+            url=self.url,
+            clients=budget.clients,
+            started_s=started,
+            warmup_s=budget.warmup_s,
+            duration_s=budget.duration_s,
+            cpu_s=sampler.cpu_s,
+            pressure=sampler.pressure,
+            second_pressure=sampler.seconds,
+        )
+        report = closed_report(history.ops(), run, answered=answered)
+        self._on_report(report)
+        return report
+
+
+class _Sampler:
+    """The grader's CPU and the machine's CPU pressure over the measured window of a closed
+    run, and per measured second."""
+
+    def __init__(self, warmup_s: float, duration_s: float) -> None:
+        self.warmup_s, self.duration_s = warmup_s, duration_s
+        self.cpu_s, self.pressure = 0.0, -1.0
+        self.seconds: dict[int, float] = {}
+        self._done = threading.Event()
+
+    @contextmanager
+    def running(self, clock: PressureClock) -> Iterator[None]:
+        thread = threading.Thread(target=self._sample, args=(clock,), daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            self._done.set()
+            thread.join()
+
+    def _sample(self, clock: PressureClock) -> None:
+        begin = time.monotonic() + self.warmup_s
+        if self._done.wait(self.warmup_s):
+            return
+        cpu0 = _cpu_s()
+        clock.start()
+        for t in range(math.ceil(self.duration_s)):
+            end = begin + min(t + 1, self.duration_s)
+            while not self._done.wait(min(0.1, max(0.0, end - time.monotonic()))):
+                clock.mark()
+                if time.monotonic() >= end:
+                    break
+            self.seconds[t] = clock.span(begin + t, end)
+            if self._done.is_set():
+                break
+        self.cpu_s = _cpu_s() - cpu0
+        self.pressure = clock.span(begin, begin + self.duration_s)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime

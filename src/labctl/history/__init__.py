@@ -20,6 +20,7 @@ Checkers per lab topic live beside this module (``labctl.history.bank``, ...); w
 is here.
 """
 
+from labctl.history import bank
 from labctl.history._ops import (
     Anomaly,
     History,
@@ -30,4 +31,13 @@ from labctl.history._ops import (
     overlapping,
 )
 
-__all__ = ["Anomaly", "History", "Op", "Outcome", "Pending", "around", "overlapping"]
+__all__ = [
+    "Anomaly",
+    "History",
+    "Op",
+    "Outcome",
+    "Pending",
+    "around",
+    "bank",
+    "overlapping",
+]

@@ -127,6 +127,10 @@ class LoadReport:
     # because of those seconds is no verdict.
     calm_latency_ms: Percentiles | None = None
     saturated_seconds: int = 0
+    # A closed model (``closed_report``): that many clients, each sending its next
+    # request when its last was answered; ``offered_rps`` is then the rate they sent at and
+    # ``send_lag_ms`` how long after an answer the next request left. 0: the open model.
+    clients: int = 0
 
     @property
     def inconclusive(self) -> bool:
@@ -181,4 +185,5 @@ class LoadReport:
             started_at=data.get("started_at", 0.0),
             calm_latency_ms=Percentiles(**calm) if (calm := data.get("calm_latency_ms")) else None,
             saturated_seconds=data.get("saturated_seconds", 0),
+            clients=data.get("clients", 0),
         )

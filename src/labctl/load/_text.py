@@ -20,8 +20,13 @@ def as_json(report: LoadReport) -> bytes:
 
 def summary(report: LoadReport) -> str:
     """Rate, errors, percentiles and the generator, a dozen lines."""
+    offered = (
+        f"by {report.clients} clients (closed model: each sends when answered)"
+        if report.clients
+        else f"of {report.offered_rps:g} offered"
+    )
     lines = [
-        f"rate      {report.achieved_rps:g} req/s answered of {report.offered_rps:g} offered, "
+        f"rate      {report.achieved_rps:g} req/s answered {offered}, "
         f"{report.sent} sent in {report.duration_s:g} s (after {report.warmup_s:g} s warm-up)",
         f"errors    {_errors(report)}",
         percentile_table(report),

@@ -75,6 +75,10 @@ class Budget:
     ``rate`` req/s for ``duration`` seconds after ``warmup`` seconds; the 99th percentile of
     latency (from the intended send time) at most ``p99_ms``; at most ``max_error_rate`` of the
     requests answered wrongly; at least ``min_achieved_rps`` answered per second.
+
+    With ``clients``, a closed model instead: that many clients, each sending its next request
+    as soon as its last one is answered (``rate`` is then 0: as fast as they are answered, and
+    ``min_achieved_rps`` is required).
     """
 
     name: str
@@ -84,6 +88,7 @@ class Budget:
     warmup_s: float = 1.0
     max_error_rate: float = 0.0
     min_achieved_rps: float = 0.0
+    clients: int = 0  # 0: an open model at ``rate``
 
 
 @dataclass(frozen=True)
@@ -319,14 +324,18 @@ def _parse_budget(r: _Reader, name: str, data: Any) -> Budget:
     where = f"budgets.{name}"
     if not isinstance(data, dict):
         r.fail(where, "is not a table", f"write it as [{where}] with rate, duration and p99_ms")
-    rate = r.number(data, "rate", where=where)
+    clients = int(r.number(data, "clients", where=where)) if "clients" in data else 0
+    if clients and "rate" in data:
+        r.fail(f"{where}.rate", "is set with clients", "a closed model has no rate: remove it")
+    rate = 0.0 if clients else r.number(data, "rate", where=where)
     error_rate = data.get("max_error_rate", 0.0)
     if isinstance(error_rate, bool) or not isinstance(error_rate, int | float):
         r.fail(f"{where}.max_error_rate", f"is {error_rate!r}", "use a fraction such as 0.001")
     if not 0 <= error_rate <= 1:
         r.fail(f"{where}.max_error_rate", f"is {error_rate!r}", "use a fraction from 0 to 1")
-    achieved = r.number(data, "min_achieved_rps", default=0.95 * rate, where=where)
-    if achieved > rate:
+    default = None if clients else 0.95 * rate
+    achieved = r.number(data, "min_achieved_rps", default=default, where=where)
+    if not clients and achieved > rate:
         r.fail(f"{where}.min_achieved_rps", f"is {achieved:g}, above the rate {rate:g}", "lower it")
     return Budget(
         name=name,
@@ -336,6 +345,7 @@ def _parse_budget(r: _Reader, name: str, data: Any) -> Budget:
         warmup_s=r.number(data, "warmup", default=1.0, where=where),
         max_error_rate=float(error_rate),
         min_achieved_rps=achieved,
+        clients=clients,
     )
 
 

@@ -19,10 +19,13 @@ import secrets
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 from contextlib import closing, suppress
 from dataclasses import dataclass
 from typing import Any
+
+import psutil
 
 from labctl._net import free_port
 from labctl.processes import spawn, stop
@@ -38,6 +41,7 @@ __all__ = [
 ]
 
 LABEL = "org.labctl.run"
+OWNER = "org.labctl.owner"
 _SOCKET = "/var/run/docker.sock"
 _PING_TIMEOUT_S = 2.0
 
@@ -47,7 +51,24 @@ def new_run_id() -> str:
 
 
 def labels(run_id: str, role: str) -> dict[str, str]:
-    return {LABEL: run_id, "org.labctl.role": role}
+    """What labctl labels its objects with: the run, what the object is, and the process that
+    owns the run (so a clean-up of leftovers never removes a run that is still going)."""
+    return {LABEL: run_id, "org.labctl.role": role, OWNER: _owner(os.getpid())}
+
+
+def _owner(pid: int) -> str:
+    """``host:pid:start-time``: a pid alone may have been reused since."""
+    try:
+        started = f"{psutil.Process(pid).create_time():.2f}"
+    except psutil.Error:
+        started = "?"
+    return f"{socket.gethostname()}:{pid}:{started}"
+
+
+def _owner_alive(owner: str | None) -> bool:
+    host, _, rest = (owner or "").partition(":")
+    pid, _, _ = rest.partition(":")
+    return host == socket.gethostname() and pid.isdigit() and _owner(int(pid)) == owner
 
 
 def client(timeout_s: float = 60.0) -> Any:
@@ -80,15 +101,48 @@ class Cleanup:
     containers: int = 0
     networks: int = 0
     images: int = 0
+    kept_runs: int = 0  # runs whose owner is still running: not leftovers
 
     def total(self) -> int:
         return self.containers + self.networks + self.images
 
+    def __add__(self, other: Cleanup) -> Cleanup:
+        return Cleanup(
+            self.containers + other.containers,
+            self.networks + other.networks,
+            self.images + other.images,
+            self.kept_runs + other.kept_runs,
+        )
+
 
 def cleanup(run_id: str | None = None) -> Cleanup:
-    """Remove labctl's containers, then networks, then built images: one run's, or every run's."""
+    """Remove labctl's containers, then networks, then built images: one run's, or the
+    leftovers of every run whose owner process has gone (never a run still in progress)."""
     with closing(client()) as engine:
-        return _remove_labelled(engine, f"{LABEL}={run_id}" if run_id else LABEL)
+        if run_id is not None:
+            return _remove_labelled(engine, f"{LABEL}={run_id}")
+        done = Cleanup()
+        for found, owners in _runs(engine).items():
+            if any(_owner_alive(owner) for owner in owners):
+                done += Cleanup(kept_runs=1)
+            else:
+                done += _remove_labelled(engine, f"{LABEL}={found}")
+        return done
+
+
+def _runs(engine: Any) -> dict[str, set[str | None]]:
+    """Every run id found on labctl's objects, with the owners named on them."""
+    runs: dict[str, set[str | None]] = {}
+    listed = (
+        *engine.containers.list(all=True, filters={"label": LABEL}),
+        *engine.networks.list(filters={"label": LABEL}),
+        *engine.images.list(filters={"label": LABEL}),
+    )
+    for obj in listed:
+        found = obj.attrs.get("Config", {}).get("Labels") or obj.attrs.get("Labels") or {}
+        if LABEL in found:
+            runs.setdefault(found[LABEL], set()).add(found.get(OWNER))
+    return runs
 
 
 def _remove_labelled(engine: Any, selector: str) -> Cleanup:

@@ -81,7 +81,8 @@ def test_labs_building_on_a_lab_come_from_their_builds_on() -> None:
     shortener, payments = load_lab("url-shortener"), load_lab("idempotent-payments")
     assert payments.builds_on == ("url-shortener",)
     assert [lab.id for lab in labs_building_on(shortener)] == ["idempotent-payments"]
-    assert labs_building_on(payments) == []
+    assert [lab.id for lab in labs_building_on(payments)] == ["bank-transfers"]
+    assert labs_building_on(load_lab("bank-transfers")) == []
 
 
 def test_a_closed_model_budget_names_its_clients_and_needs_a_rate_to_reach() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import LabError
-from labctl.model.lab import list_labs, load_lab
+from labctl.model.lab import labs_building_on, list_labs, load_lab
 from tests.conftest import ROOT
 
 
@@ -77,6 +77,14 @@ def test_budgets_are_read_from_lab_toml() -> None:
     assert "[budgets.throughput]" in info.value.hint
 
 
+def test_labs_building_on_a_lab_come_from_their_builds_on() -> None:
+    shortener, payments = load_lab("url-shortener"), load_lab("idempotent-payments")
+    assert payments.builds_on == ("url-shortener",)
+    assert [lab.id for lab in labs_building_on(shortener)] == ["idempotent-payments"]
+    assert [lab.id for lab in labs_building_on(payments)] == ["bank-transfers"]
+    assert labs_building_on(load_lab("bank-transfers")) == []
+
+
 def test_a_closed_model_budget_names_its_clients_and_needs_a_rate_to_reach() -> None:
     budget = load_lab("bank-transfers").budget("throughput")
     assert (budget.clients, budget.rate, budget.duration_s) == (50, 0.0, 10)
@@ -126,6 +134,24 @@ def _broken_lab(tmp_path: Path, old: str, new: str) -> Path:
             "[budgets]\nlatency = 3\n[budgetz]",
             "budgets.latency",
             "[budgets.latency]",
+        ),
+        (
+            'graders = "url_shortener"',
+            'graders = "url_shortener"\nbuilds_on = ["nope"]',
+            "builds_on",
+            "labs here: url-shortener",
+        ),
+        (
+            'graders = "url_shortener"',
+            'graders = "url_shortener"\nbuilds_on = ["url-shortener"]',
+            "builds_on",
+            "before it",
+        ),
+        (
+            'graders = "url_shortener"',
+            'graders = "url_shortener"\nbuilds_on = "x"',
+            "builds_on",
+            "list of strings",
         ),
     ],
 )

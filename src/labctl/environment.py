@@ -57,8 +57,14 @@ class Environment:
         *,
         parent_dir: Path | None = None,
         on_phase: Callable[[str], None] = lambda text: None,
+        wait_for_go: Callable[[], Submission] | None = None,
     ) -> None:
+        """``wait_for_go``: called once, when everything but the service is up (before anything,
+        on a backend that cannot start ahead); returns the submission to start. A watch loop's
+        next run waits there for the learner's change; it is the submission the environment was
+        made with (a changed labctl.toml gets a new run), its files as they are now."""
         self.lab = lab
+        self.wait_for_go = wait_for_go
         self.submission = submission
         self.backend = backend
         self.options = options
@@ -97,6 +103,8 @@ class Environment:
     # -- the start sequence ---------------------------------------------------------------------
 
     def start(self) -> None:
+        if not self.backend.starts_ahead:
+            self._go()  # its site takes the service as it is when it opens (an image build)
         started = time.monotonic()
         self.site = site = self.backend.open(
             self.lab, self.submission, self.options.run_id, self.seed
@@ -113,7 +121,12 @@ class Environment:
         self._start_proxies(site)
         self.timings.dependencies_s = time.monotonic() - started
         self._start_upstreams(site)
+        self._go()
         self._start_service(site)
+
+    def _go(self) -> None:
+        if self.wait_for_go is not None:
+            self.submission, self.wait_for_go = self.wait_for_go(), None
 
     def _start_proxies(self, site: Site) -> None:
         """One fault proxy per dependency: the service only ever sees the proxies' addresses."""

@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from labctl.errors import ConfigError
-from labctl.model.lab import Dependency, Lab
-from labctl.model.submission import Submission
 from labctl.services import Runner
+
+if TYPE_CHECKING:  # the lab model imports backends.kinds: at run time, neither needs the other
+    from labctl.model.lab import Dependency, Lab
+    from labctl.model.submission import Submission
 
 __all__ = [
     "BACKEND_CHOICES",
@@ -126,6 +128,9 @@ class Site(Protocol):
 
 class Backend(Protocol):
     name: str  # "local" | "docker": the name the grading process looks it up by
+    # Whether a check's dependencies may start before the learner's next change is saved: its
+    # site reads the service's files only when it builds and runs it (``labctl check --watch``).
+    starts_ahead: bool
 
     def accepts(self, submission: Submission) -> None:
         """Raise ``SubmissionError`` (or ``SetupError``) when it cannot run ``submission``."""

@@ -84,13 +84,22 @@ class LabctlPlugin:
         stages: tuple[Stage, ...],
         env: Environment,
         on_event: Callable[[Event], None] = lambda event: None,
+        *,
+        order: tuple[str, ...] = (),
+        stop_after_failure: bool = False,
     ) -> None:
+        """``order``: stages to run first, in this order (the rest follow in lab order); a stage
+        run before what it needs is not held back by them. ``stop_after_failure``: no stage runs
+        after one that failed (``labctl check --watch``)."""
         self._lab = lab
         self._on_event = on_event
         self._stages = stages
         self._env = env
         self.errors: list[str] = []
         self._order = {s.slug: i for i, s in enumerate(lab.stages)}
+        self._run_order = {slug: i - len(order) for i, slug in enumerate(order)}
+        self._stop_after_failure = stop_after_failure
+        self.stopped_after: str | None = None  # the failed stage that ended the run early
         self._selected = {s.slug for s in stages}
         self._checks: dict[str, _Check] = {}
         self._results: dict[str, list[CheckResult]] = {s.slug: [] for s in stages}
@@ -116,10 +125,13 @@ class LabctlPlugin:
         for item in items:
             slug = self._stage_of(item)
             (keep if slug in self._selected else drop).append(item)
-        keep.sort(key=lambda item: self._order[self._stage_of(item) or ""])
+        keep.sort(key=lambda item: self._position(self._stage_of(item) or ""))
         items[:] = keep
         if drop:
             config.hook.pytest_deselected(items=drop)
+
+    def _position(self, slug: str) -> int:
+        return self._run_order.get(slug, self._order[slug])
 
     def _stage_of(self, item: pytest.Item) -> str | None:
         marker = item.get_closest_marker("stage")
@@ -284,9 +296,10 @@ class LabctlPlugin:
             self._record_phase(check, report, call)
         return report
 
-    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+    def pytest_runtest_teardown(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
         """Stubs forget the check's programming; a stub's crash is the lab's bug, not the
         learner's: it makes the check an error (the service only saw a 500 from the stub)."""
+        self._stop_if_stage_failed(item, nextitem)
         crashes = []
         for name, upstream in self._env.upstreams.items():
             upstream.reset()
@@ -303,6 +316,19 @@ class LabctlPlugin:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def _stop_if_stage_failed(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        slug = self._stage_of(item)
+        if not self._stop_after_failure or slug is None:
+            return
+        if nextitem is not None and self._stage_of(nextitem) == slug:
+            return  # the stage is not over yet
+        statuses = {c.status for c in self._results[slug]}
+        if (check := self._checks.get(item.nodeid)) is not None:
+            statuses.add(check.status)  # this check's own result is recorded after teardown
+        if statuses & {Status.FAIL, Status.ERROR} and nextitem is not None:
+            self.stopped_after = slug
+            item.session.shouldstop = f"stage {slug} failed"
+
     def _begin(self, item: pytest.Item, slug: str) -> _Check:
         points = item.get_closest_marker("points")
         check = _Check(
@@ -318,6 +344,8 @@ class LabctlPlugin:
 
     def _blocked_by(self, slug: str) -> str:
         for need in self._lab.stage(slug).needs:
+            if self._run_order and not self._results.get(need):
+                continue  # run first, ahead of what it needs: judged on its own
             status = stage_status(self._results.get(need, []))
             if need in self._results and status is not Status.PASS:
                 return f"needs {need}, which {_VERBS[status]}"
@@ -394,6 +422,8 @@ class LabctlPlugin:
         reason = (
             self._blocked_by(stage.slug) if all(c.status is Status.SKIP for c in checks) else ""
         )
+        if not checks and self.stopped_after is not None:
+            reason = f"not run: {self.stopped_after} failed first (--all runs every stage)"
         if not checks:
             reason = reason or "no checks ran for this stage"
         return StageResult(

@@ -104,6 +104,7 @@ class Lab:
     stages: tuple[Stage, ...]
     budgets: Mapping[str, Budget] = field(default_factory=dict)
     upstreams: tuple[UpstreamSpec, ...] = ()
+    builds_on: tuple[str, ...] = ()  # labs to do before this one; it is their "what next"
 
     @property
     def spec_path(self) -> Path:
@@ -170,6 +171,12 @@ def list_labs() -> list[Lab]:
     return [load_lab(p) for p in sorted(base.iterdir()) if (p / "lab.toml").is_file()]
 
 
+def labs_building_on(lab: Lab) -> list[Lab]:
+    """The labs beside ``lab`` whose ``builds_on`` names it: where a learner goes next."""
+    siblings = sorted(p for p in lab.root.parent.iterdir() if (p / "lab.toml").is_file())
+    return [other for other in map(load_lab, siblings) if lab.id in other.builds_on]
+
+
 def load_lab(lab: str | Path, *, graders: Path | None = None) -> Lab:
     """Load a lab by id (``url-shortener``) or directory; ``graders`` replaces its grader pack."""
     root = Path(lab) if isinstance(lab, Path) or os.sep in str(lab) else labs_dir() / str(lab)
@@ -222,7 +229,20 @@ def _parse_lab(data: Mapping[str, Any], root: Path, path: Path, graders: Path | 
         upstreams=tuple(
             _parse_upstream(r, name, spec) for name, spec in r.table(data, "upstreams").items()
         ),
+        builds_on=_parse_builds_on(r, data, root),
     )
+
+
+def _parse_builds_on(r: _Reader, data: Mapping[str, Any], root: Path) -> tuple[str, ...]:
+    """Other labs' ids, each a lab directory beside this one."""
+    names = r.string_list(data, "builds_on")
+    for name in names:
+        if name == root.name:
+            r.fail("builds_on", f"names this lab itself ({name!r})", "name the labs before it")
+        if not (_SLUG.match(name) and (root.parent / name / "lab.toml").is_file()):
+            known = ", ".join(sorted(p.parent.name for p in root.parent.glob("*/lab.toml")))
+            r.fail("builds_on", f"names {name!r}, which is not a lab", f"labs here: {known}")
+    return tuple(names)
 
 
 def _parse_service(r: _Reader, data: Mapping[str, Any], root: Path) -> ServiceSpec:

@@ -49,6 +49,13 @@ def load_submission(path: Path, *, run: str | None = None) -> Submission:
             hint="point --path at your project's directory (the one holding labctl.toml)",
         )
     config = path / CONFIG_NAME
+    if not config.is_file() and not run:
+        raise SubmissionError(
+            f"no {CONFIG_NAME} in {path.resolve()}: which lab, and how does your service start?",
+            hint="run labctl in your project's directory (or pass --path DIR); start a project "
+            f"with `labctl init LAB` (see `labctl list`), or write {CONFIG_NAME}:\n"
+            '  lab = "url-shortener"\n  [service]\n  run = "python3 app.py"',
+        )
     data = _read(config) if config.is_file() else {}
     service = data.get("service", {})
     if not isinstance(service, dict):

@@ -32,11 +32,22 @@ class Outputs:
     verbose: bool = False
     html: Path | None = None
 
+    def files(self) -> list[Path]:
+        """The report files asked for."""
+        return [p for p in (self.json, self.junit, self.classroom, self.html) if p is not None]
+
 
 def write_outputs(result: Result, console: Console, outputs: Outputs) -> None:
     render_terminal(result, console, verbose=outputs.verbose, reveal=outputs.reveal)
     if "stability" in result.meta:
         console.print(stability_table(result))
+    write_files(result, outputs)
+    if outputs.github:
+        report_to_github(result, sys.stdout, reveal=outputs.reveal)
+
+
+def write_files(result: Result, outputs: Outputs) -> None:
+    """The report files ``outputs`` asks for (JSON, JUnit, Classroom, HTML)."""
     if outputs.json is not None:
         write_json(result, outputs.json, reveal=outputs.reveal)
     if outputs.junit is not None:
@@ -45,8 +56,6 @@ def write_outputs(result: Result, console: Console, outputs: Outputs) -> None:
         write_classroom(result, outputs.classroom, reveal=outputs.reveal)
     if outputs.html is not None:
         write_html(result, outputs.html, reveal=outputs.reveal)
-    if outputs.github:
-        report_to_github(result, sys.stdout, reveal=outputs.reveal)
 
 
 def stability_table(result: Result) -> Table:

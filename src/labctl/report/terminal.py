@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -88,6 +89,27 @@ def render_terminal(
     report.summary(result)
 
 
+def render_compact(result: Result, console: Console, *, log_lines: int = 8) -> None:
+    """The short report of one watch run: a line of stages, the first failed check in full
+    (expected, got, hint, curl, the service's last ``log_lines`` lines), then what to do next.
+    Stages the run did not reach are counted, not listed."""
+    report = _Report(console, verbose=False, log_lines=log_lines)
+    result = shown(result, reveal=False)
+    if result.error:
+        report.environment_error(result)
+        return
+    report.stage_strip(result.stages)
+    failed = next(
+        ((stage, check) for stage in result.stages for check in stage.checks
+         if check.status in NEEDS_DETAILS),
+        None,
+    )  # fmt: skip
+    if failed is not None:
+        report.blank()
+        report.check_details(*failed)
+    report.next_step(result.meta.get("next"))
+
+
 def _glyphs_for(console: Console) -> _Glyphs:
     return _UNICODE if console.encoding.startswith("utf") else _ASCII
 
@@ -98,9 +120,10 @@ def status_glyphs(console: Console) -> Mapping[Status, str]:
 
 
 class _Report:
-    def __init__(self, console: Console, verbose: bool) -> None:
+    def __init__(self, console: Console, verbose: bool, log_lines: int = LOG_LINES) -> None:
         self.console = console
         self.verbose = verbose
+        self.log_lines = log_lines
         self.encoding = console.encoding
         self.glyphs = _glyphs_for(console)
 
@@ -143,6 +166,31 @@ class _Report:
             f"{result.duration_s:.1f} s",
         )
         self.line((_verdict(result), f"bold {_STYLE[result.verdict]}"))
+        self.next_step(result.meta.get("next"))
+
+    def next_step(self, step: Mapping[str, Any] | None) -> None:
+        """What to do now (``labctl.guide``): a sentence and the commands for it."""
+        if not step:
+            return
+        self.blank()
+        self.line(("next: ", "bold"), step["text"])
+        for command in step.get("commands", ()):
+            self.line("  ", (command, "bold"))
+
+    def stage_strip(self, stages: Sequence[StageResult]) -> None:
+        """One line: each stage that ran with its symbol, then how many were not reached."""
+        parts: list[_Part] = []
+        unreached = 0
+        for stage in stages:
+            if stage.status is Status.SKIP and not stage.checks:
+                unreached += 1
+                continue
+            parts += [self.symbol(stage.status), " ", (stage.slug, "bold"), "  "]
+        passed = sum(stage.status is Status.PASS for stage in stages)
+        tally = f"{passed} of {len(stages)} stages passed"
+        if unreached:
+            tally += f", {unreached} not run"
+        self.line(*parts, (tally, "dim"))
 
     # -- pieces --------------------------------------------------------------------------
 
@@ -185,7 +233,7 @@ class _Report:
         self.service_log(check.log, indent="    ")
 
     def service_log(self, log: Sequence[str], *, indent: str, prefix: str = SERVICE_PREFIX) -> None:
-        shown = list(log) if self.verbose else list(log[-LOG_LINES:])
+        shown = list(log) if self.verbose else list(log[-self.log_lines :])
         if len(shown) < len(log):
             omitted = len(log) - len(shown)
             note = f"{prefix}... {omitted} earlier lines (--verbose shows all)"

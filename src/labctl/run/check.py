@@ -23,6 +23,7 @@ from labctl.model.submission import Submission
 from labctl.progress import Event
 from labctl.results import Result, worst
 from labctl.results.scoring import apply_pass_mark
+from labctl.run.guide import next_step
 from labctl.run.parent import run_check
 from labctl.run.provenance import describe_run
 
@@ -61,11 +62,19 @@ def check(request: CheckRequest, on_event: Callable[[Event], None]) -> Result:
                 on_event=on_event,
                 backend=request.backend,
             )
-            runs.append(_stamped(result, lab, request))
-    return apply_pass_mark(combined(runs), request.min_points)
+            runs.append(stamped(result, lab, request))
+        return finished(combined(runs), lab, request)
 
 
-def _stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
+def finished(result: Result, lab: Lab, request: CheckRequest) -> Result:
+    """``result`` judged by the pass mark, with the learner's next step (``meta["next"]``)."""
+    result = apply_pass_mark(result, request.min_points)
+    step = next_step(lab, result)
+    return dataclasses.replace(result, meta={**result.meta, "next": step}) if step else result
+
+
+def stamped(result: Result, lab: Lab, request: CheckRequest) -> Result:
+    """``result`` with what reproduces it (``meta["run"]``: versions, seed, backend, limits)."""
     run = describe_run(
         lab, seed=request.seed, ready_timeout_s=request.ready_timeout_s, backend=request.backend
     )

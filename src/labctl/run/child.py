@@ -16,6 +16,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -27,9 +29,10 @@ from labctl.model.lab import Lab, Stage, load_lab
 from labctl.model.submission import Submission
 from labctl.progress import Event, EventWriter
 from labctl.results import ExitCode, Result, StageResult, Status, verdict_of
-from labctl.run.parent import EVENTS_FILE, RunSpec
+from labctl.run.parent import EVENTS_FILE, SERVICE_LOG, RunSpec
 
 INTERRUPTED = 130
+SERVICE_LOG_KEPT = 200
 # Imported on a side thread while Postgres starts: together they are ~0.4 s of the wait.
 _HEAVY = ("pytest", "labctl.grading.plugin")
 
@@ -40,55 +43,121 @@ def main(argv: list[str]) -> int:
     spec = RunSpec.from_json(spec_path.read_text(encoding="utf-8"))
     parent = os.getppid()
     threading.Thread(target=_preload, daemon=True).start()
+    early = (lambda result: write_result(result, result_path)) if spec.warm else None
     try:
-        result = grade(spec, spec_path.parent)
+        result = grade(spec, spec_path.parent, on_graded=early)
     except KeyboardInterrupt:
         _forget_run_dir_if_orphaned(spec_path.parent, parent)
         return INTERRUPTED
-    write_result(result, result_path)
+    if not (spec.warm and result_path.exists()):
+        write_result(result, result_path)
     return result.exit_code
 
 
-def grade(spec: RunSpec, run_dir: Path) -> Result:
-    started = time.monotonic()
+@dataclass
+class Plan:
+    """What to grade and how: from the spec, or, for a run started ahead (``warm``), from the
+    Go line its parent sends when the learner's change arrives."""
+
+    stages: tuple[Stage, ...]
+    submission: Submission
+    order: tuple[str, ...] = ()
+    stop_after_failure: bool = False
+    started: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def of(cls, lab: Lab, spec: RunSpec) -> Plan:
+        return cls(
+            stages=tuple(s for s in lab.stages if s.slug in spec.stages),
+            submission=Submission(**{**spec.submission, "path": Path(spec.submission["path"])}),
+            order=tuple(spec.order),
+            stop_after_failure=spec.stop_after_failure,
+        )
+
+    def wait_for_go(self, lab: Lab, events: EventWriter) -> Callable[[], Submission]:
+        def go() -> Submission:
+            events.emit(Event("phase", "ready"))
+            line = sys.stdin.readline()
+            if not line:
+                raise KeyboardInterrupt  # the parent went away without a change to grade
+            told = RunSpec.from_json(line)
+            fresh = Plan.of(lab, told)
+            self.stages, self.submission = fresh.stages, fresh.submission
+            self.order, self.stop_after_failure = fresh.order, fresh.stop_after_failure
+            self.started = time.monotonic()
+            return self.submission
+
+        return go
+
+
+def grade(
+    spec: RunSpec, run_dir: Path, *, on_graded: Callable[[Result], None] | None = None
+) -> Result:
+    """Grade as ``spec`` says; ``on_graded`` gets the result before the environment is torn
+    down (a watch loop shows it while the run cleans up)."""
     lab = load_lab(Path(spec.lab_root), graders=Path(spec.graders))
-    stages = tuple(s for s in lab.stages if s.slug in spec.stages)
-    submission = Submission(**{**spec.submission, "path": Path(spec.submission["path"])})
+    plan = Plan.of(lab, spec)
     options = Options(seed=spec.seed, run_id=spec.run_id, ready_timeout_s=spec.ready_timeout_s)
     events = EventWriter(run_dir / EVENTS_FILE)
     try:
         with Environment(
             lab,
-            submission,
+            plan.submission,
             named(spec.backend),
             options,
             parent_dir=run_dir,
             on_phase=lambda text: events.emit(Event("phase", text)),
+            wait_for_go=plan.wait_for_go(lab, events) if spec.warm else None,
         ) as env:
-            stage_results = run_graders(lab, stages, env, run_dir, events)
+            stage_results = run_graders(lab, plan, env, run_dir, events)
             meta = {"environment": env.describe()}
+            if on_graded is not None:
+                _keep_service_log(env, run_dir)
+                on_graded(_result(lab, spec.seed, stage_results, meta, plan.started))
     except LabctlError as exc:
-        return error_result(lab, stages, spec.seed, exc, time.monotonic() - started)
+        return error_result(lab, plan.stages, spec.seed, exc, time.monotonic() - plan.started)
+    return _result(lab, spec.seed, stage_results, meta, plan.started)
+
+
+def _result(
+    lab: Lab,
+    seed: int,
+    stage_results: tuple[StageResult, ...],
+    meta: Mapping[str, object],
+    started: float,
+) -> Result:
     verdict, exit_code = verdict_of(stage_results)
-    return Result(
-        lab.id, spec.seed, verdict, exit_code, time.monotonic() - started, stage_results, meta=meta
-    )
+    duration = time.monotonic() - started
+    return Result(lab.id, seed, verdict, exit_code, duration, stage_results, meta=meta)
+
+
+def _keep_service_log(env: Environment, run_dir: Path) -> None:
+    """The service's last lines, for the parent to show on request after the run is gone."""
+    lines = env.service.tail(SERVICE_LOG_KEPT) if env.service is not None else []
+    (run_dir / SERVICE_LOG).write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
 
 
 def run_graders(
-    lab: Lab, stages: tuple[Stage, ...], env: Environment, run_dir: Path, events: EventWriter
+    lab: Lab, plan: Plan, env: Environment, run_dir: Path, events: EventWriter
 ) -> tuple[StageResult, ...]:
     import pytest
 
     from labctl.grading.plugin import LabctlPlugin
 
-    plugin = LabctlPlugin(lab, stages, env, on_event=events.emit)
+    plugin = LabctlPlugin(
+        lab,
+        plan.stages,
+        env,
+        on_event=events.emit,
+        order=plan.order,
+        stop_after_failure=plan.stop_after_failure,
+    )
     code = pytest.main(pytest_args(lab, run_dir), plugins=[plugin])
     if plugin.errors:
         raise LabError(
             f"the grader pack {lab.graders_dir} is broken", hint="\n".join(plugin.errors)
         )
-    if code == pytest.ExitCode.INTERRUPTED:
+    if code == pytest.ExitCode.INTERRUPTED and plugin.stopped_after is None:
         raise KeyboardInterrupt
     return plugin.stage_results()
 

@@ -16,10 +16,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from contextlib import ExitStack, contextmanager, suppress
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from labctl._storage import DATA_DIR_ENV, data_parent
@@ -32,7 +34,10 @@ from labctl.progress import Event, EventReader
 from labctl.results import Result
 
 CLEANUP_GRACE_S = 20.0
+POLL_S = 0.02  # how often the parent looks for the child's events, result and exit
+RUN_DIR = "labctl-run-"
 EVENTS_FILE = "events.jsonl"
+SERVICE_LOG = "service.log"  # a warm run's service log, kept by the child for the parent
 _PYTEST_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
@@ -48,6 +53,10 @@ class RunSpec:
     ready_timeout_s: float | None = None
     backend: str = "local"  # the chosen backend's name
     run_id: str = ""
+    order: list[str] = field(default_factory=list)  # stages to run first (the plugin's order)
+    stop_after_failure: bool = False
+    # Started ahead: the child starts all but the service, then reads a Go line on stdin.
+    warm: bool = False
 
     def to_json(self) -> str:
         return json.dumps(self.__dict__)
@@ -69,42 +78,157 @@ def run_check(
     backend: Backend,
 ) -> Result:
     """Grade ``submission`` on ``stages`` of ``lab``. Raises KeyboardInterrupt when interrupted."""
-    run_id = secrets.token_hex(6)  # what the run's containers (if any) are labelled with
-    spec = RunSpec(
+    spec = run_spec(
+        lab, submission, stages, seed=seed, ready_timeout_s=ready_timeout_s, backend=backend
+    )
+    with GradingRun(spec, backend, worker_log=worker_log) as run:
+        return run.result(on_event)
+
+
+def run_spec(
+    lab: Lab,
+    submission: Submission,
+    stages: tuple[Stage, ...],
+    *,
+    seed: int,
+    ready_timeout_s: float | None = None,
+    backend: Backend,
+    **more: Any,
+) -> RunSpec:
+    """The child's instructions for one run (``more``: RunSpec's other fields)."""
+    return RunSpec(
         lab_root=str(lab.root),
         graders=str(lab.graders_dir),
-        submission={
-            "path": str(submission.path),
-            "run": submission.run,
-            "build": submission.build,
-            "lab": submission.lab,
-            "dockerfile": submission.dockerfile,
-            "context": submission.context,
-            "build_args": submission.build_args,
-        },
+        submission=submission_fields(submission),
         stages=[s.slug for s in stages],
         seed=seed,
         ready_timeout_s=ready_timeout_s,
         backend=backend.name,
-        run_id=run_id,
+        run_id=secrets.token_hex(6),  # what the run's containers (if any) are labelled with
+        **more,
     )
-    with (
-        _leftovers_removed(backend, run_id),
-        tempfile.TemporaryDirectory(prefix="labctl-run-") as tmp,
-        _data_root() as data,
-    ):
-        run_dir = Path(tmp)
-        (run_dir / "spec.json").write_text(spec.to_json(), encoding="utf-8")
-        log_path = worker_log or run_dir / "worker.log"
-        code = _run_worker(run_dir, log_path, data, on_event)
-        result_path = run_dir / "result.json"
+
+
+def submission_fields(submission: Submission) -> dict[str, Any]:
+    return {
+        "path": str(submission.path),
+        "run": submission.run,
+        "build": submission.build,
+        "lab": submission.lab,
+        "dockerfile": submission.dockerfile,
+        "context": submission.context,
+        "build_args": submission.build_args,
+    }
+
+
+class Superseded(Exception):
+    """A run given up for a newer one (a watch loop saw another change while it graded)."""
+
+
+class GradingRun:
+    """One grading child process and its directories, from spawn to cleanup.
+
+    ``run_check`` starts one and waits for its result. A watch loop starts the next one ahead
+    (``RunSpec.warm``): its child brings up the dependencies and stubs while the learner edits,
+    ``go()`` tells it what to grade once a change arrives, and ``result(early=True)`` returns as
+    soon as the child has written its result, while it tears down. Leaving the context waits for
+    the child to finish (interrupting it first after an exception: Ctrl-C or ``Superseded``),
+    kills it if it hangs, and deletes the directories, whatever the child did.
+    """
+
+    def __init__(self, spec: RunSpec, backend: Backend, *, worker_log: Path | None = None) -> None:
+        self.spec = spec
+        self.backend = backend
+        self._worker_log = worker_log
+        self._stack = ExitStack()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self.run_dir = Path()
+        self.log_path = Path()
+
+    def __enter__(self) -> GradingRun:
+        try:
+            self._start()
+        except BaseException:
+            self._stack.close()
+            raise
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._proc is not None and kind is None:
+                self._close_stdin()  # a warm child never told to go stops at the end of its input
+                self._wait_for_teardown(self._proc)
+            elif self._proc is not None:
+                _drain(self._proc)
+        finally:
+            self._stack.close()
+
+    @staticmethod
+    def _wait_for_teardown(proc: subprocess.Popen[bytes]) -> None:
+        try:
+            stop(proc, grace_s=CLEANUP_GRACE_S, sig=None, group=False)
+        except BaseException:  # Ctrl-C while it tears down: it must finish before its dirs go
+            _drain(proc)
+            raise
+
+    def _start(self) -> None:
+        self._stack.enter_context(_leftovers_removed(self.backend, self.spec.run_id))
+        self.run_dir = Path(
+            self._stack.enter_context(
+                tempfile.TemporaryDirectory(prefix=RUN_DIR, ignore_cleanup_errors=True)
+            )
+        )
+        data = self._stack.enter_context(_data_root())
+        (self.run_dir / "spec.json").write_text(self.spec.to_json(), encoding="utf-8")
+        self.log_path = self._worker_log or self.run_dir / "worker.log"
+        self._events = EventReader(self.run_dir / EVENTS_FILE)
+        self._proc = _spawn_worker(self.run_dir, self.log_path, data, warm=self.spec.warm)
+
+    def go(self, told: RunSpec) -> None:
+        """What a warm child grades: ``told``'s submission, stages and order."""
+        assert self._proc is not None
+        assert self._proc.stdin is not None
+        with suppress(OSError):  # it has exited already (it could not start): result() says why
+            self._proc.stdin.write(told.to_json().encode() + b"\n")
+        self._close_stdin()
+
+    def result(
+        self,
+        on_event: Callable[[Event], None] = lambda event: None,
+        *,
+        early: bool = False,
+        superseded: Callable[[], bool] = lambda: False,
+    ) -> Result:
+        """The run's result, once the child has exited (``early``: once it has written it)."""
+        assert self._proc is not None
+        result_path = self.run_dir / "result.json"
+        while True:
+            code = self._proc.poll()
+            for event in self._events.read_new():
+                on_event(event)
+            if code is not None or (early and result_path.is_file()):
+                break
+            if superseded():
+                raise Superseded
+            time.sleep(POLL_S)
         if not result_path.is_file():
             raise SetupError(
                 f"the grading process exited with code {code} without a result",
                 hint="this is a bug in labctl; run with -v to see its output",
-                log=_tail(log_path),
+                log=_tail(self.log_path),
             )
         return Result.from_dict(_load_json(result_path))
+
+    def service_log(self) -> list[str]:
+        """The service's last lines, as a warm child kept them with its result."""
+        return _tail(self.run_dir / SERVICE_LOG, n=10_000)
+
+    def _close_stdin(self) -> None:
+        if self._proc is not None and self._proc.stdin is not None:
+            with suppress(OSError):
+                self._proc.stdin.close()
 
 
 @contextmanager
@@ -131,9 +255,9 @@ def _data_root() -> Iterator[Path | None]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _run_worker(
-    run_dir: Path, log_path: Path, data: Path | None, on_event: Callable[[Event], None]
-) -> int:
+def _spawn_worker(
+    run_dir: Path, log_path: Path, data: Path | None, *, warm: bool
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     for name in _PYTEST_ENV:  # pytest reads these from anywhere; the grader pack alone decides
         env.pop(name, None)
@@ -148,9 +272,10 @@ def _run_worker(
     ]
     with log_path.open("ab") as log:
         # Its own process group: a terminal's Ctrl-C reaches only us, and we forward it once.
-        proc = spawn(
+        return spawn(
             command,
             out=log,
+            stdin=subprocess.PIPE if warm else subprocess.DEVNULL,
             env=env,
             # Not the learner's directory: `python -m` puts the working directory on sys.path,
             # where a learner's own labctl/ or pytest.py would shadow ours.
@@ -159,25 +284,6 @@ def _run_worker(
             # The worker gets SIGTERM (and cleans up) if this process dies without telling it.
             death=signal.SIGTERM,
         )
-        try:
-            return _wait_passing_events(proc, EventReader(run_dir / EVENTS_FILE), on_event)
-        except KeyboardInterrupt:
-            _drain(proc)
-            raise
-
-
-def _wait_passing_events(
-    proc: subprocess.Popen[bytes], events: EventReader, on_event: Callable[[Event], None]
-) -> int:
-    while True:
-        try:
-            code = proc.wait(timeout=0.1)
-        except subprocess.TimeoutExpired:
-            code = None
-        for event in events.read_new():
-            on_event(event)
-        if code is not None:
-            return code
 
 
 def _drain(proc: subprocess.Popen[bytes]) -> None:

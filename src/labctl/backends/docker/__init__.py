@@ -31,6 +31,7 @@ __all__ = ["DockerBackend"]
 
 class DockerBackend:
     name = "docker"
+    starts_ahead = False  # the image is built from the files as they are when the site opens
 
     def accepts(self, submission: Submission) -> None:
         ok, why = engine.engine_status()

@@ -25,6 +25,7 @@ __all__ = ["LocalBackend"]
 
 class LocalBackend:
     name = "local"
+    starts_ahead = True
 
     def accepts(self, submission: Submission) -> None:
         if not submission.run:
